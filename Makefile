@@ -1,0 +1,43 @@
+# Ghostwriter: one command per job. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= data
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+# Debian packages the tests drive for real: nginx in front of uWSGI, Chromium for the page.
+DEB_PACKAGES := nginx-light chromium chromium-driver
+DEB_COMMANDS := nginx chromium chromedriver
+
+.PHONY: install test lint format serve demo bench clean
+
+install: $(VENV)/.installed
+	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || [ -x /usr/sbin/$$c ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
+	  else echo "install needs root for Debian packages ($(DEB_PACKAGES)); run: sudo make install" >&2; exit 2; fi; \
+	fi
+
+# Re-installs only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[crawl,train,serve,dev]"
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install lint
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

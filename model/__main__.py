@@ -1,0 +1,40 @@
+"""`python -m model COMMAND …`: one subcommand per module, each with add_arguments() and run()."""
+
+import argparse
+import importlib
+import os
+import sys
+
+from model.errors import UsageError
+
+# Subcommand → module. Modules are imported only when chosen, so `--help` and light commands
+# never pay for TensorFlow's import.
+COMMANDS = {
+    "download": "model.download",
+    "init": "model.init",
+    "finetune": "model.finetune",
+    "evaluate": "model.evaluate",
+    "export": "model.export",
+}
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    for name, module_name in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=f"see python -m model {name} --help")
+        if name == chosen:
+            importlib.import_module(module_name).add_arguments(sub)
+    args = parser.parse_args(argv)
+    try:
+        return importlib.import_module(COMMANDS[args.command]).run(args) or 0
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,1 @@
-"""The model stage: base models, fine-tuning, evaluation and export. Importing it loads no TensorFlow."""
+"""The model stage: base, fine-tune, evaluate, export. Importing it loads no TensorFlow."""

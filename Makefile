@@ -25,7 +25,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[crawl,train,serve,dev]"
+	# compat mode: a .pth adds the repo root, so packages added later import without a reinstall.
+	$(PY) -m pip install -q -e ".[crawl,train,serve,dev]" --config-settings editable_mode=compat
 	touch $@
 
 lint: install

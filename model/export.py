@@ -1,0 +1,124 @@
+"""`python -m model export (--run RUN | --base NAME) --out DIR`: a serving folder for the API.
+
+Writes CTranslate2's model files, the tokenizer (encoder.json, vocab.bpe), hparams.json and
+meta.json into a temporary folder beside DIR, checks that CTranslate2 scores a probe text like
+TensorFlow does, and only then swaps the folder in. A failed check leaves DIR as it was.
+"""
+
+import datetime
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from model import conversion, parity, paths
+from model.errors import UsageError
+from model.staging import staging_folder, swap_in
+from model.tokenizer import EOS_TOKEN
+
+FORMAT = 1
+TOKENIZER_FILES = ("encoder.json", "vocab.bpe", "hparams.json")
+
+
+def add_arguments(parser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="fine-tuned run in $GHOST_DATA_DIR/checkpoint/RUN")
+    source.add_argument("--base", help="untrained base model in $GHOST_DATA_DIR/models/NAME")
+    parser.add_argument("--out", required=True, type=Path, help="serving folder to write")
+    parser.add_argument(
+        "--quantization",
+        choices=["int8", "float32"],
+        default="int8",
+        help="weight storage in model.bin (default int8: 4x smaller, what serving runs)",
+    )
+
+
+def checkpoint_step(model_dir: Path) -> int:
+    """The step of the latest checkpoint: `model-STEP` from finetune, 0 for a base's model.ckpt."""
+    for line in (model_dir / "checkpoint").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model_checkpoint_path":
+            stem = Path(value.strip().strip('"')).name
+            _, _, step = stem.rpartition("-")
+            return int(step) if stem.startswith("model-") and step.isdigit() else 0
+    raise UsageError(f"{model_dir}/checkpoint names no model_checkpoint_path; re-save the model")
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def build_meta(args, source: Path, quantization_check: dict) -> dict:
+    hparams = json.loads((source / "hparams.json").read_text())
+    run_info = read_json(source / "run.json") or {}
+    evaluation = read_json(source / "eval.json")
+    dataset = run_info.get("dataset")
+    return {
+        "format": FORMAT,
+        "name": args.out.name,
+        "base": args.base or run_info.get("base"),
+        "run": args.run,
+        "step": checkpoint_step(source),
+        "quantization": args.quantization,
+        "n_ctx": hparams["n_ctx"],
+        "n_vocab": hparams["n_vocab"],
+        "eos_token": EOS_TOKEN,
+        "dataset": dataset if isinstance(dataset, dict) else None,
+        # eval.json's headline numbers when evaluate wrote a summary, else the whole file.
+        "eval": evaluation.get("summary", evaluation) if isinstance(evaluation, dict) else None,
+        "parity": quantization_check,
+        "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def check_out(out: Path) -> None:
+    """Refuses to replace a folder that is not an earlier export: it may hold anything."""
+    if out.exists() and not (out / "meta.json").is_file():
+        raise UsageError(
+            f"{out} exists and is not a serving folder (no meta.json); choose another --out "
+            "or remove it"
+        )
+
+
+def write_serving_folder(args, source: Path, staging: Path) -> dict:
+    """Converts, checks and describes the model in `staging`; returns the parity result."""
+    n_ctx = json.loads((source / "hparams.json").read_text())["n_ctx"]
+    if args.quantization == "float32":
+        conversion.convert(source, staging, quantization="float32")
+        result = parity.check(source, staging, n_ctx=n_ctx)
+    else:
+        # The exact check needs float32 weights; int8's rounding is then measured against it.
+        float_dir = staging / "float32-check"
+        float_dir.mkdir()
+        conversion.convert(source, float_dir, quantization="float32")
+        conversion.convert(source, staging, quantization="int8")
+        result = parity.check(source, float_dir, staging, n_ctx=n_ctx)
+        shutil.rmtree(float_dir)
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(source / name, staging / name)
+    meta = build_meta(args, source, result)
+    (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return result
+
+
+def run(args) -> int:
+    started = time.monotonic()
+    source = paths.run_path(args.run) if args.run else paths.base_path(args.base)
+    check_out(args.out)
+    staging = staging_folder(args.out)
+    try:
+        result = write_serving_folder(args, source, staging)
+        if not result["passed"]:
+            message = f"error: {parity.describe(result)}; nothing written to {args.out}"
+            print(message, file=sys.stderr)
+            return 1
+        swap_in(staging, args.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    size = sum(p.stat().st_size for p in args.out.iterdir()) / 2**20
+    print(
+        f"exported {source} → {args.out} ({args.quantization}, {size:.1f} MiB) in "
+        f"{time.monotonic() - started:.1f} s; {parity.describe(result)}"
+    )
+    return 0

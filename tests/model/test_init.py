@@ -1,0 +1,111 @@
+"""`python -m model init`: a base model in a downloaded model's layout, and its bad input."""
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from model import init
+from tests.fixtures.models import REPO_ROOT, run_model_cli
+
+GPT2_FILES = {
+    "checkpoint",
+    "encoder.json",
+    "hparams.json",
+    "model.ckpt.data-00000-of-00001",
+    "model.ckpt.index",
+    "model.ckpt.meta",
+    "vocab.bpe",
+}
+
+# Loads the base the way finetune does, through gpt-2-simple's own loader, and lists variables.
+LOAD_SCRIPT = """
+import json, sys
+import gpt_2_simple as gpt2
+import tensorflow as tf
+sess = gpt2.start_tf_sess(threads=1)
+gpt2.load_gpt2(sess, model_name=sys.argv[2], model_dir=sys.argv[1])
+shapes = {v.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
+print(json.dumps(shapes))
+"""
+
+
+def test_layout_matches_a_downloaded_model(tiny_base):
+    assert {p.name for p in tiny_base.path.iterdir()} == GPT2_FILES
+    hparams = json.loads((tiny_base.path / "hparams.json").read_text())
+    assert hparams == {"n_vocab": 512, "n_ctx": 128, "n_embd": 64, "n_head": 2, "n_layer": 2}
+    checkpoint = (tiny_base.path / "checkpoint").read_text()
+    assert 'model_checkpoint_path: "model.ckpt"' in checkpoint
+
+
+@pytest.mark.timeout(180)
+def test_gpt2_simple_loads_the_base(tiny_base):
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, str(tiny_base.data_dir / "models"), "tiny"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    shapes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shapes["model/wte:0"] == [512, 64]
+    assert shapes["model/wpe:0"] == [128, 64]
+    assert shapes["model/h1/attn/c_attn/w:0"] == [1, 64, 192]
+
+
+def test_124m_shape_has_gpt2_dimensions():
+    args = init_args(shape="124M")
+    assert init.resolve_hparams(args) == {
+        "n_vocab": 50257,
+        "n_ctx": 1024,
+        "n_embd": 768,
+        "n_head": 12,
+        "n_layer": 12,
+    }
+
+
+def init_args(**flags):
+    parser = argparse.ArgumentParser()
+    init.add_arguments(parser)
+    args = parser.parse_args(["x", "--corpus", "c.txt"])
+    for key, value in flags.items():
+        setattr(args, key, value)
+    return args
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--corpus", "{missing}"], "not found"),
+        (["--corpus", "{small}"], "at least 1024 bytes"),
+        (["--corpus", "{binary}"], "not UTF-8"),
+        (["--corpus", "{corpus}", "--shape", "124M", "--n-layer", "2"], "drop --n-layer"),
+        (["--corpus", "{corpus}", "--vocab-size", "100"], "--vocab-size must exceed 256"),
+        (["--corpus", "{corpus}", "--n-embd", "65", "--n-head", "2"], "multiple of --n-head"),
+        (["--corpus", "{corpus}", "--n-layer", "0"], "--n-layer must be positive"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
+    files = {
+        "missing": tmp_path / "nope.txt",
+        "small": tmp_path / "small.txt",
+        "binary": tmp_path / "binary.txt",
+        "corpus": tmp_path / "corpus.txt",
+    }
+    files["small"].write_text("too short")
+    files["binary"].write_bytes(b"\xff\xfe" * 2000)
+    files["corpus"].write_text("A reasonable corpus. " * 100)
+    argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in argv]
+    result = run_model_cli(tmp_path / "data", "init", "m", *argv)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data" / "models" / "m").exists()
+
+
+def test_refuses_to_replace_an_existing_base(tiny_base):
+    result = run_model_cli(tiny_base.data_dir, "init", "tiny", "--corpus", str(tiny_base.train_txt))
+    assert result.returncode == 2 and "--force" in result.stderr

@@ -1,0 +1,1 @@
+"""Crawl stage: Scrapy spiders that write a corpus folder (`<id>.txt` + `index.jsonl`)."""

@@ -1,0 +1,60 @@
+"""Item pipelines: drop extractions too short to be documents, then write the corpus folder."""
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+
+class MinimumTextPipeline:
+    """Drops items whose text is empty or shorter than CORPUS_MIN_CHARS, naming the reason."""
+
+    def __init__(self, crawler) -> None:
+        self.stats = crawler.stats
+        self.min_chars = crawler.settings.getint("CORPUS_MIN_CHARS")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        text = (adapter.get("text") or "").strip()
+        if not text:
+            self._drop(adapter, "empty", "no text extracted (no plot section or lyrics found)")
+        if len(text) < self.min_chars:
+            self._drop(
+                adapter, "too_short", f"text too short ({len(text)} < {self.min_chars} chars)"
+            )
+        adapter["text"] = text
+        return item
+
+    def _drop(self, adapter: ItemAdapter, reason: str, detail: str) -> None:
+        self.stats.inc_value(f"corpus/dropped/{reason}")
+        raise DropItem(f"{adapter.get('id')} ({adapter.get('url')}): {detail}")
+
+
+class CorpusWriterPipeline:
+    """Writes `<id>.txt` and its index line into the spider's corpus folder."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        spider = self.crawler.spider
+        adapter = ItemAdapter(item)
+        if spider.corpus.is_finished(adapter["id"]):
+            # Two links to one document within a run (e.g. a song listed under two artists).
+            self.crawler.stats.inc_value("corpus/dropped/duplicate")
+            raise DropItem(f"{adapter['id']}: already in {spider.corpus.path}")
+        spider.corpus.add(
+            doc_id=adapter["id"],
+            title=adapter["title"],
+            url=adapter["url"],
+            source=spider.name,
+            text=adapter["text"],
+        )
+        self.crawler.stats.inc_value("corpus/documents_written")
+        return item

@@ -1,0 +1,1 @@
+"""The spiders: `bulbapedia` (episode plots) and `genius` (lyrics)."""

@@ -1,0 +1,140 @@
+"""`python -m model export`: CTranslate2 serving folders that score like TensorFlow."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from model import conversion, parity, scoring
+from model.__main__ import main as model_main
+from model.tokenizer import load_fast_tokenizer
+from tests.fixtures.models import check_cli, run_model_cli
+
+SERVING_FILES = {
+    "model.bin",
+    "config.json",
+    "vocabulary.json",
+    "encoder.json",
+    "vocab.bpe",
+    "hparams.json",
+    "meta.json",
+}
+
+
+def ct2_logprobs(folder, tokens, compute_type):
+    return parity.ctranslate2_logprobs(folder, tokens, compute_type=compute_type)
+
+
+def test_float32_folder_follows_the_serving_contract(tiny_base, tiny_serving_model):
+    folder = tiny_serving_model.path
+    assert {p.name for p in folder.iterdir()} == SERVING_FILES
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["format"] == 1 and meta["name"] == "tiny" and meta["base"] == "tiny"
+    assert meta["run"] is None and meta["step"] == 0 and meta["quantization"] == "float32"
+    assert (meta["n_ctx"], meta["n_vocab"], meta["eos_token"]) == (128, 512, "<|endoftext|>")
+    assert meta["dataset"] is None and meta["eval"] is None and meta["exported_at"]
+    assert meta["parity"]["passed"] and meta["parity"]["tokenizer_match"]
+    assert meta["parity"]["float32_max_abs_diff"] <= 1e-3
+    for name in ("encoder.json", "vocab.bpe", "hparams.json"):
+        assert (folder / name).read_bytes() == (tiny_base.path / name).read_bytes()
+    vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+    encoder = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    assert vocabulary == sorted(encoder, key=encoder.__getitem__)
+
+
+@pytest.mark.timeout(180)
+def test_ctranslate2_scores_unseen_text_like_tensorflow(tiny_base, tiny_serving_model):
+    fast = load_fast_tokenizer(tiny_serving_model.path)
+    text = tiny_base.val_txt.read_text(encoding="utf-8")[:4000]
+    windows = [fast.encode(text[i : i + 400]) for i in range(0, 4000, 400)]
+    windows = [(w.ids[:128], w.tokens[:128]) for w in windows]
+    reference = scoring.token_logprobs(tiny_base.path, [ids for ids, _ in windows], batch_size=4)
+    for (ids, tokens), expected in zip(windows, reference, strict=True):
+        got = ct2_logprobs(tiny_serving_model.path, tokens, "float32")
+        assert got.shape == (len(ids) - 1,)
+        assert np.abs(got - expected).max() <= 1e-3
+
+
+def test_int8_export_reports_its_rounding(tiny_serving_model, tiny_serving_model_int8):
+    meta = json.loads((tiny_serving_model_int8.path / "meta.json").read_text())
+    assert meta["quantization"] == "int8" and meta["parity"]["passed"]
+    assert meta["parity"]["float32_max_abs_diff"] <= 1e-3
+    assert 0 < meta["parity"]["int8_mean_abs_diff"] < 0.05
+    int8_size = (tiny_serving_model_int8.path / "model.bin").stat().st_size
+    assert int8_size < (tiny_serving_model.path / "model.bin").stat().st_size / 2
+
+
+def make_run(tiny_base, run: str, step: int):
+    """A run folder as gpt-2-simple's finetune leaves it: model-STEP.* plus our run.json and
+    eval.json (the base's weights stand in for trained ones: export does not care)."""
+    folder = tiny_base.data_dir / "checkpoint" / run
+    folder.mkdir(parents=True)
+    for source in tiny_base.path.iterdir():
+        name = source.name.replace("model.ckpt", f"model-{step}")
+        if name != "checkpoint":
+            shutil.copyfile(source, folder / name)
+    (folder / "checkpoint").write_text(
+        f'model_checkpoint_path: "model-{step}"\nall_model_checkpoint_paths: "model-{step}"\n'
+    )
+    dataset = {"path": str(tiny_base.train_txt), "sha256": "ab" * 32, "tokens": 123456}
+    (folder / "run.json").write_text(json.dumps({"base": "tiny", "dataset": dataset}))
+    (folder / "eval.json").write_text(json.dumps({"summary": {"val_perplexity": 9.5}}))
+    return folder, dataset
+
+
+@pytest.mark.timeout(180)
+def test_export_of_a_run_carries_step_dataset_and_eval(tiny_base, tmp_path):
+    _, dataset = make_run(tiny_base, "export-run", 7)
+    out = tmp_path / "serving" / "demo"
+    check_cli(tiny_base.data_dir, "export", "--run", "export-run", "--out", str(out))
+    meta = json.loads((out / "meta.json").read_text())
+    assert (meta["run"], meta["base"], meta["step"]) == ("export-run", "tiny", 7)
+    assert meta["quantization"] == "int8" and meta["name"] == "demo"
+    assert meta["dataset"] == dataset and meta["eval"] == {"val_perplexity": 9.5}
+
+
+@pytest.mark.timeout(180)
+def test_failed_parity_writes_nothing(tiny_base, tiny_serving_model, monkeypatch, tmp_path, capsys):
+    """A conversion bug (here: position embeddings shifted by one) must fail the export and leave
+    the existing serving folder untouched."""
+    real_read = conversion.read_weights
+
+    def shifted_positions(model_dir):
+        weights = real_read(model_dir)
+        weights["model/wpe"] = np.roll(weights["model/wpe"], 1, axis=0)
+        return weights
+
+    monkeypatch.setattr(conversion, "read_weights", shifted_positions)
+    monkeypatch.setenv("GHOST_DATA_DIR", str(tiny_base.data_dir))
+    out = tmp_path / "tiny"
+    shutil.copytree(tiny_serving_model.path, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    argv = ["export", "--base", "tiny", "--out", str(out), "--quantization", "float32"]
+    assert model_main(argv) == 1
+    assert "parity check failed" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny"]
+
+
+def test_unknown_run_lists_the_runs(tmp_path):
+    (tmp_path / "checkpoint" / "lyrics-1").mkdir(parents=True)
+    (tmp_path / "checkpoint" / "lyrics-1" / "checkpoint").write_text("")
+    result = run_model_cli(tmp_path, "export", "--run", "nope", "--out", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert "'nope'" in result.stderr and "lyrics-1" in result.stderr
+
+
+def test_unknown_base_names_download_and_init(tmp_path):
+    result = run_model_cli(tmp_path, "export", "--base", "nope", "--out", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert "model download" in result.stderr and "model init" in result.stderr
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_an_export(tiny_base, tmp_path):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    out = str(tmp_path / "precious")
+    result = run_model_cli(tiny_base.data_dir, "export", "--base", "tiny", "--out", out)
+    assert result.returncode == 2 and "not a serving folder" in result.stderr
+    assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"

@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# The api image: Flask under uWSGI with the `serve` extra only (CTranslate2, tokenizers): no
+# TensorFlow. Layers go from least to most often changed: OS packages, Python deps, then code.
+
+FROM python:3.11-slim AS wheels
+# uWSGI ships as source on PyPI: compile it here so the runtime image carries no compiler.
+# Build tools are taken at the base image's Debian release; pinning exact versions would break
+# the build whenever Debian publishes a security update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY pyproject.toml ./
+# The dependency list comes from pyproject's `serve` extra, so this layer is rebuilt only when
+# pyproject.toml changes, not on every code edit.
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print('\n'.join(deps))" > requirements.txt \
+ && pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
+    GHOST_DATA_DIR=/data \
+    GHOST_MODELS_DIR=/data/serving
+RUN groupadd --system --gid 10001 ghost \
+ && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost
+COPY --from=wheels /wheels /wheels
+RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
+WORKDIR /app
+COPY api/ api/
+COPY docker/uwsgi_probe.py /usr/local/bin/uwsgi_probe.py
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 3031
+CMD ["uwsgi", "--ini", "api/uwsgi.ini"]

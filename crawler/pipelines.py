@@ -33,10 +33,15 @@ class MinimumTextPipeline:
 
 
 class CorpusWriterPipeline:
-    """Writes `<id>.txt` and its index line into the spider's corpus folder."""
+    """Writes `<id>.txt` and its index line into the spider's corpus folder.
+
+    `--limit N` (CLOSESPIDER_ITEMCOUNT) is held exactly here: Scrapy closes the spider at N items,
+    but pages already in flight still arrive, and writing them would overshoot the limit.
+    """
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
+        self.limit = crawler.settings.getint("CLOSESPIDER_ITEMCOUNT")
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -49,6 +54,10 @@ class CorpusWriterPipeline:
             # Two links to one document within a run (e.g. a song listed under two artists).
             self.crawler.stats.inc_value("corpus/dropped/duplicate")
             raise DropItem(f"{adapter['id']}: already in {spider.corpus.path}")
+        written = self.crawler.stats.get_value("corpus/documents_written", 0)
+        if self.limit and written >= self.limit:
+            self.crawler.stats.inc_value("corpus/dropped/over_limit")
+            raise DropItem(f"{adapter['id']}: the limit of {self.limit} documents is reached")
         spider.corpus.add(
             doc_id=adapter["id"],
             title=adapter["title"],

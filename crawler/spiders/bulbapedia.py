@@ -21,9 +21,8 @@ def parse_series(value, *, known) -> list[str]:
     codes = [code.strip().upper() for code in codes if code.strip()]
     unknown = [code for code in codes if code not in known]
     if unknown or not codes:
-        raise ValueError(
-            f"unknown series {', '.join(unknown) or value!r}; choose from {', '.join(known)}"
-        )
+        named = ", ".join(unknown) if unknown else repr(value)
+        raise ValueError(f"unknown series {named}; choose from {', '.join(known)}")
     return codes
 
 

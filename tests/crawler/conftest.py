@@ -41,13 +41,15 @@ def crawler_env(*, token: str | None = TOKEN, data_dir: Path | None = None) -> d
     return env
 
 
-def crawler_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "crawler", *args, *FAST]
+def crawler_command(spider: str, *args: str) -> list[str]:
+    """The CLI command; a test's own arguments come after FAST, so they win."""
+    return [sys.executable, "-m", "crawler", spider, *FAST, *args]
 
 
 def run_crawler(*args: str, env: dict | None = None, timeout: float = 90):
+    command = crawler_command(*args) if args else [sys.executable, "-m", "crawler"]
     return subprocess.run(
-        crawler_command(*args),
+        command,
         cwd=REPO_ROOT,
         env=env or crawler_env(),
         capture_output=True,

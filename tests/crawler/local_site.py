@@ -6,6 +6,7 @@ while a known request is in flight instead of sleeping and hoping.
 """
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +26,7 @@ class Hit:
     path: str  # with query string
     user_agent: str
     authorization: str | None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -4,5 +4,5 @@
 FROM nginx:1.28
 COPY nginx/ /etc/nginx/templates/
 COPY frontend/ /usr/share/ghostwriter/frontend/
-USER nginx
+USER 101:101
 EXPOSE 5000

@@ -7,6 +7,7 @@ exactly like `model download`'s.
 """
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ DEFAULTS = {"n_vocab": 8000, "n_ctx": 256, "n_embd": 256, "n_head": 4, "n_layer"
 SHAPES = {"124M": {"n_vocab": 50257, "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12}}
 # Below this a corpus cannot teach a vocabulary; it is almost certainly the wrong file.
 MIN_CORPUS_BYTES = 1024
+# A folder name under models/, never a path that leads elsewhere.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # hparams key → argparse destination of the flag that sets it.
 FLAGS = {
     "n_vocab": "vocab_size",
@@ -114,6 +117,8 @@ def write_random_checkpoint(folder: Path, hparams: dict, *, seed: int) -> None:
 
 def run(args) -> int:
     started = time.monotonic()
+    if not NAME_PATTERN.fullmatch(args.name):
+        raise UsageError(f"base model name {args.name!r}: use letters, digits, '.', '_', '-'")
     hparams = resolve_hparams(args)
     check_corpus(args.corpus)
     target = paths.models_dir() / args.name

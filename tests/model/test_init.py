@@ -77,18 +77,19 @@ def init_args(**flags):
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("name", "argv", "message"),
     [
-        (["--corpus", "{missing}"], "not found"),
-        (["--corpus", "{small}"], "at least 1024 bytes"),
-        (["--corpus", "{binary}"], "not UTF-8"),
-        (["--corpus", "{corpus}", "--shape", "124M", "--n-layer", "2"], "drop --n-layer"),
-        (["--corpus", "{corpus}", "--vocab-size", "100"], "--vocab-size must exceed 256"),
-        (["--corpus", "{corpus}", "--n-embd", "65", "--n-head", "2"], "multiple of --n-head"),
-        (["--corpus", "{corpus}", "--n-layer", "0"], "--n-layer must be positive"),
+        ("m", ["--corpus", "{missing}"], "not found"),
+        ("m", ["--corpus", "{small}"], "at least 1024 bytes"),
+        ("m", ["--corpus", "{binary}"], "not UTF-8"),
+        ("m", ["--corpus", "{corpus}", "--shape", "124M", "--n-layer", "2"], "drop --n-layer"),
+        ("m", ["--corpus", "{corpus}", "--vocab-size", "100"], "--vocab-size must exceed 256"),
+        ("m", ["--corpus", "{corpus}", "--n-embd", "65", "--n-head", "2"], "multiple of --n-head"),
+        ("m", ["--corpus", "{corpus}", "--n-layer", "0"], "--n-layer must be positive"),
+        ("../escape", ["--corpus", "{corpus}"], "use letters, digits"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, name, argv, message):
     files = {
         "missing": tmp_path / "nope.txt",
         "small": tmp_path / "small.txt",
@@ -99,13 +100,31 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
     files["binary"].write_bytes(b"\xff\xfe" * 2000)
     files["corpus"].write_text("A reasonable corpus. " * 100)
     argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in argv]
-    result = run_model_cli(tmp_path / "data", "init", "m", *argv)
+    result = run_model_cli(tmp_path / "data", "init", name, *argv)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "data" / "models" / "m").exists()
+    assert not (tmp_path / "data" / "models").exists()
 
 
 def test_refuses_to_replace_an_existing_base(tiny_base):
     result = run_model_cli(tiny_base.data_dir, "init", "tiny", "--corpus", str(tiny_base.train_txt))
     assert result.returncode == 2 and "--force" in result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_124m_shape_builds_gpt2_124m_from_a_small_corpus(tiny_base, tmp_path):
+    import tensorflow as tf
+
+    result = run_model_cli(
+        tmp_path, "init", "big", "--corpus", str(tiny_base.val_txt), "--shape", "124M"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "padded the vocabulary" in result.stdout
+    folder = tmp_path / "models" / "big"
+    encoder = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    assert len(encoder) == 50257 and encoder["<|endoftext|>"] == 50256
+    shapes = dict(tf.train.list_variables(str(folder / "model.ckpt")))
+    assert shapes["model/wte"] == [50257, 768] and shapes["model/wpe"] == [1024, 768]
+    assert shapes["model/h11/mlp/c_fc/w"] == [1, 768, 3072]
+    assert len([name for name in shapes if name.endswith("/attn/c_attn/w")]) == 12

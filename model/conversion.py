@@ -9,6 +9,7 @@ projection tied to the token embedding. Each attention layer's q, k, v live in o
 import json
 from pathlib import Path
 
+from model import checkpoint_file
 from model.tokenizer import EOS_TOKEN
 
 # GPT-2's layer norm epsilon (gpt-2-simple's `norm`); CTranslate2 is told rather than left to guess.
@@ -19,9 +20,7 @@ def read_weights(model_dir: Path) -> dict:
     """The latest checkpoint's variables as numpy arrays, by name ("model/h0/attn/c_attn/w")."""
     import tensorflow as tf
 
-    checkpoint = tf.train.latest_checkpoint(str(model_dir))
-    assert checkpoint, f"no checkpoint in {model_dir}"
-    reader = tf.train.load_checkpoint(checkpoint)
+    reader = tf.train.load_checkpoint(str(checkpoint_file.latest_prefix(model_dir)))
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 

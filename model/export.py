@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from model import conversion, parity, paths
+from model import checkpoint_file, conversion, parity, paths
 from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 from model.tokenizer import EOS_TOKEN
@@ -34,17 +34,6 @@ def add_arguments(parser) -> None:
     )
 
 
-def checkpoint_step(model_dir: Path) -> int:
-    """The step of the latest checkpoint: `model-STEP` from finetune, 0 for a base's model.ckpt."""
-    for line in (model_dir / "checkpoint").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            stem = Path(value.strip().strip('"')).name
-            _, _, step = stem.rpartition("-")
-            return int(step) if stem.startswith("model-") and step.isdigit() else 0
-    raise UsageError(f"{model_dir}/checkpoint names no model_checkpoint_path; re-save the model")
-
-
 def read_json(path: Path):
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -59,7 +48,7 @@ def build_meta(args, source: Path, quantization_check: dict) -> dict:
         "name": args.out.name,
         "base": args.base or run_info.get("base"),
         "run": args.run,
-        "step": checkpoint_step(source),
+        "step": checkpoint_file.latest_step(source),
         "quantization": args.quantization,
         "n_ctx": hparams["n_ctx"],
         "n_vocab": hparams["n_vocab"],

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model import checkpoint_file
+
 
 def token_logprobs(
     model_dir: Path, token_id_sequences: list[list[int]], *, batch_size: int = 8
@@ -15,7 +17,7 @@ def token_logprobs(
     """log p(token[i] | token[:i]) for i = 1..len-1 of every sequence, in the input order.
 
     model_dir: a folder in gpt-2-simple's layout (a base model `models/NAME` or a run
-        `checkpoint/RUN`); its latest checkpoint is used.
+        `checkpoint/RUN`); the checkpoint its `checkpoint` file names is used.
     token_id_sequences: lists of token ids, each 2..n_ctx long (the first token is context only;
         split longer texts into windows before calling).
     Returns one float32 array of length len(sequence)-1 per sequence, natural log.
@@ -34,9 +36,7 @@ def token_logprobs(
             raise ValueError(
                 f"sequence {index} has {len(ids)} tokens; score 2..{hparams.n_ctx} at a time"
             )
-    checkpoint = tf.train.latest_checkpoint(str(model_dir))
-    if checkpoint is None:
-        raise ValueError(f"no checkpoint in {model_dir}")
+    checkpoint = str(checkpoint_file.latest_prefix(model_dir))
 
     graph = tf.Graph()
     with graph.as_default():

@@ -66,16 +66,18 @@ def test_int8_export_reports_its_rounding(tiny_serving_model, tiny_serving_model
 
 
 def make_run(tiny_base, run: str, step: int):
-    """A run folder as gpt-2-simple's finetune leaves it: model-STEP.* plus our run.json and
-    eval.json (the base's weights stand in for trained ones: export does not care)."""
+    """A run folder as gpt-2-simple's finetune leaves it: model-STEP.* plus finetune's run.json
+    and evaluate's eval.json (the base's weights stand in for trained ones)."""
     folder = tiny_base.data_dir / "checkpoint" / run
     folder.mkdir(parents=True)
     for source in tiny_base.path.iterdir():
         name = source.name.replace("model.ckpt", f"model-{step}")
         if name != "checkpoint":
             shutil.copyfile(source, folder / name)
+    # gpt-2-simple's saver writes absolute paths; this run was made elsewhere, then moved here.
+    made_at = f"/elsewhere/checkpoint/{run}/model-{step}"
     (folder / "checkpoint").write_text(
-        f'model_checkpoint_path: "model-{step}"\nall_model_checkpoint_paths: "model-{step}"\n'
+        f'model_checkpoint_path: "{made_at}"\nall_model_checkpoint_paths: "{made_at}"\n'
     )
     dataset = {"path": str(tiny_base.train_txt), "sha256": "ab" * 32, "tokens": 123456}
     (folder / "run.json").write_text(json.dumps({"base": "tiny", "dataset": dataset}))

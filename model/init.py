@@ -4,6 +4,10 @@ Trains a byte-level BPE on the corpus and saves randomly initialised GPT-2 weigh
 gpt-2-simple's own model code, in a downloaded model's layout (`models/NAME/`: hparams.json,
 encoder.json, vocab.bpe, checkpoint, model.ckpt.*), so finetune, evaluate and export treat it
 exactly like `model download`'s.
+
+The vocabulary has exactly --vocab-size ids (50257 for --shape 124M). A corpus too small to learn
+that many merges gets unused filler ids (see tokenizer.pad_tokens): the embedding's shape is what
+benchmarks and hparams promise, and no text ever encodes to a filler.
 """
 
 import json

@@ -1,0 +1,250 @@
+"""`python -m model finetune --base NAME --dataset TRAIN_TXT --run RUN`: gpt2.finetune, watched.
+
+Trains `checkpoint/RUN` from base model NAME until --steps or --minutes (whichever comes first),
+resuming where an earlier session of the same run stopped. SIGINT/SIGTERM save a checkpoint of
+every completed step before exiting. Records run.json, metrics.jsonl and loss.png beside
+gpt-2-simple's checkpoint and TensorBoard events (`tensorboard --logdir data/checkpoint`).
+
+Defaults follow the base model's size:
+- the offline demo model (`model init`, 4 x 256): batch 8 x 256 tokens, learning rate 1e-3 (it
+  starts from random weights), 2000 steps; it visibly learns the corpus in a few CPU minutes.
+- GPT-2 124M and larger (n_embd >= 768), for a GPU: batch 2 x 1024 tokens with gradients
+  accumulated over 4 batches (fits a 16 GB card), learning rate 1e-4 (gpt-2-simple's), 1000 steps.
+"""
+
+import json
+import math
+import re
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from model import checkpoint_file, paths, run_record, token_data, training_log
+from model.errors import UsageError
+
+DEMO = {
+    "steps": 2000,
+    "batch_size": 8,
+    "accumulate_gradients": 1,
+    "learning_rate": 1e-3,
+    "sample_every": 500,
+    "save_every": 200,
+    "val_every": 100,
+}
+GPT2 = {
+    "steps": 1000,
+    "batch_size": 2,
+    "accumulate_gradients": 4,
+    "learning_rate": 1e-4,
+    "sample_every": 250,
+    "save_every": 250,
+    "val_every": 100,
+}
+# Bases at least this wide get the GPT-2 defaults (124M is 768 wide).
+GPT2_MIN_EMBD = 768
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Exit status when a signal stopped training (after saving): the shell's 128 + signal number.
+SIGNAL_EXIT = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--base", required=True, help="base model in $GHOST_DATA_DIR/models")
+    parser.add_argument("--dataset", required=True, type=Path, help="training text (train.txt)")
+    parser.add_argument("--run", required=True, help="run name: $GHOST_DATA_DIR/checkpoint/RUN")
+    parser.add_argument(
+        "--steps", type=int, help="stop after N steps in all (resumed runs count on)"
+    )
+    parser.add_argument("--minutes", type=float, help="stop after this much training time in all")
+    parser.add_argument("--batch-size", type=int, help="sequences of n_ctx tokens per batch")
+    parser.add_argument("--accumulate-gradients", type=int, help="batches per optimizer update")
+    parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
+    parser.add_argument("--sample-every", type=int, help="print a sample every N steps; 0: never")
+    parser.add_argument("--save-every", type=int, help="save a checkpoint every N steps")
+    parser.add_argument("--val", type=Path, help="validation text (val.txt) for a val loss")
+    parser.add_argument("--val-every", type=int, help="validation loss every N steps; 0: never")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace RUN even if it holds another training"
+    )
+
+
+def resolve_settings(args, hparams: dict) -> dict:
+    """Flags over the defaults for this base's size; checked, so gpt-2-simple never sees junk."""
+    defaults = GPT2 if hparams["n_embd"] >= GPT2_MIN_EMBD else DEMO
+    settings = {key: getattr(args, key) for key in defaults}
+    settings = {key: defaults[key] if value is None else value for key, value in settings.items()}
+    if args.minutes is not None and args.steps is None:
+        settings["steps"] = None  # a time budget alone: train until it is spent
+    positive = ["batch_size", "accumulate_gradients", "save_every", "learning_rate"]
+    for key in [*positive, "steps"]:
+        if settings[key] is not None and not settings[key] > 0:
+            raise UsageError(f"--{key.replace('_', '-')} must be positive, got {settings[key]}")
+    for key in ["sample_every", "val_every"]:
+        if settings[key] < 0:
+            raise UsageError(f"--{key.replace('_', '-')} must be 0 (never) or more")
+    if args.minutes is not None and not (args.minutes > 0 and math.isfinite(args.minutes)):
+        raise UsageError(f"--minutes must be a positive number, got {args.minutes}")
+    settings["minutes"] = args.minutes
+    if args.val is None:
+        settings["val_every"] = 0
+    return settings
+
+
+def run_folder(name: str) -> Path:
+    if not RUN_NAME.fullmatch(name):
+        raise UsageError(
+            f"run name {name!r} must be letters, digits, '.', '_' or '-' (starting with a "
+            "letter or digit), e.g. --run lyrics-1"
+        )
+    return paths.checkpoint_dir() / name
+
+
+def describe_file(path: Path, tokens: np.ndarray) -> dict:
+    return {
+        "path": str(path.resolve()),
+        "sha256": token_data.sha256_file(path),
+        "bytes": path.stat().st_size,
+        "tokens": int(len(tokens)),
+    }
+
+
+def encode_checked(base_dir: Path, path: Path, *, n_ctx: int, what: str) -> np.ndarray:
+    tokens = token_data.encode_file(base_dir, path, what=what)
+    token_data.check_longer_than_context(tokens, n_ctx=n_ctx, path=path, what=what)
+    return tokens
+
+
+def saved_step(run_dir: Path) -> int:
+    return checkpoint_file.latest_step(run_dir) if (run_dir / "checkpoint").is_file() else 0
+
+
+def sync_counter(run_dir: Path, step: int) -> None:
+    """gpt-2-simple resumes from its `counter` file, written after the checkpoint and not
+    atomically; the checkpoint's own step is the truth, so the counter is set from it."""
+    if step:
+        (run_dir / "counter.tmp").write_text(f"{step}\n")
+        (run_dir / "counter.tmp").replace(run_dir / "counter")
+
+
+def prune_stale_checkpoints(run_dir: Path, step: int) -> None:
+    """A resumed session's saver does not know the previous session's files; only the latest
+    checkpoint is kept, as gpt-2-simple's max_checkpoints=1 intends."""
+    keep = f"model-{step}."
+    for path in run_dir.glob("model-*"):
+        if not path.name.startswith(keep):
+            path.unlink()
+
+
+def already_done(settings: dict, *, step: int, elapsed_s: float) -> str | None:
+    if settings["steps"] is not None and step >= settings["steps"]:
+        return f"{step} steps reached"
+    if settings["minutes"] is not None and elapsed_s >= settings["minutes"] * 60:
+        return f"{training_log.format_duration(elapsed_s)} of training spent"
+    return None
+
+
+def new_record(args, base_dir: Path, dataset: dict) -> dict:
+    return {
+        "format": run_record.FORMAT,
+        "run": args.run,
+        "base": args.base,
+        "base_hparams": json.loads((base_dir / "hparams.json").read_text()),
+        "dataset": dataset,
+        "created_at": run_record.now(),
+    }
+
+
+def train_session(run_dir: Path, base_dir: Path, settings: dict, *, step: int, rows: list,
+                  train_tokens: np.ndarray, val_tokens) -> str:  # fmt: skip
+    """Runs gpt2.finetune once; returns why it stopped: steps, time budget, SIGINT or SIGTERM."""
+    from model import training
+
+    with tempfile.TemporaryDirectory(prefix=".tokens-", dir=run_dir) as folder:
+        # Pre-encoded tokens: gpt2.finetune reads an .npz without encoding the text again.
+        tokens_npz = Path(folder) / "train.npz"
+        np.savez(tokens_npz, train_tokens)
+        session = training.Session(
+            run_dir=run_dir,
+            base_dir=base_dir,
+            tokens_npz=tokens_npz,
+            first_step=step + 1,
+            total_steps=settings["steps"],
+            budget_s=None if settings["minutes"] is None else settings["minutes"] * 60,
+            elapsed_before_s=rows[-1]["elapsed_s"] if rows else 0.0,
+            tokens_before=rows[-1]["tokens"] if rows else 0,
+            val_tokens=val_tokens,
+            **{k: settings[k] for k in training.Session.SETTINGS},
+        )
+        with training.StopControl() as stop:
+            try:
+                training.train(session, stop)
+            except KeyboardInterrupt:
+                # A second signal: gpt-2-simple saved what it could; the checkpoint says what.
+                stop.reason = stop.reason or "SIGINT"
+        return stop.reason or "steps"
+
+
+def run(args) -> int:
+    base_dir = paths.base_path(args.base).resolve()
+    hparams = json.loads((base_dir / "hparams.json").read_text())
+    settings = resolve_settings(args, hparams)
+    run_dir = run_folder(args.run).resolve()
+    dataset = args.dataset.resolve()
+    token_data.read_text(dataset, what="dataset")
+    sha = token_data.sha256_file(dataset)
+    record = None
+    if not args.overwrite:
+        record = run_record.check_same_run(run_dir, base=args.base, dataset_sha256=sha)
+    step, rows = 0, []
+    if record is not None:
+        step = saved_step(run_dir)
+        rows = training_log.keep_metrics_before(run_dir, step)
+        done = already_done(settings, step=step, elapsed_s=rows[-1]["elapsed_s"] if rows else 0)
+        if done:
+            print(f"run {args.run} is complete ({done}); raise --steps or --minutes to train on")
+            return 0
+        print(f"resuming run {args.run} from step {step}")
+
+    n_ctx = hparams["n_ctx"]
+    train_tokens = encode_checked(base_dir, dataset, n_ctx=n_ctx, what="dataset")
+    val_tokens = None
+    if args.val is not None:
+        val_tokens = encode_checked(base_dir, args.val.resolve(), n_ctx=n_ctx, what="--val file")
+    if args.overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+        print(f"--overwrite: removed the earlier {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = record or new_record(args, base_dir, describe_file(dataset, train_tokens))
+    record["val"] = None if val_tokens is None else describe_file(args.val, val_tokens)
+    record = run_record.start_session(record, from_step=step, parameters=settings)
+    run_record.write(run_dir, record)
+    sync_counter(run_dir, step)
+
+    stop = train_session(run_dir, base_dir, settings, step=step, rows=rows,
+                         train_tokens=train_tokens, val_tokens=val_tokens)  # fmt: skip
+    return finish(run_dir, record, stop)
+
+
+def finish(run_dir: Path, record: dict, stop: str) -> int:
+    """Records the session's end from what is on disk: the checkpoint decides the step."""
+    step = saved_step(run_dir)
+    if step:
+        prune_stale_checkpoints(run_dir, step)
+    rows = training_log.keep_metrics_before(run_dir, step)
+    elapsed, tokens = (rows[-1]["elapsed_s"], rows[-1]["tokens"]) if rows else (0.0, 0)
+    record = run_record.end_session(
+        record, step=step, stop_reason=stop, elapsed_s=elapsed, tokens=tokens
+    )
+    run_record.write(run_dir, record)
+    if rows:
+        training_log.plot_losses(run_dir, rows)
+    print(
+        f"run {run_dir.name}: step {step} ({stop}), {tokens:,} tokens in "
+        f"{training_log.format_duration(elapsed)}; checkpoint, run.json, metrics.jsonl and "
+        f"loss.png in {run_dir}"
+    )
+    if stop in SIGNAL_EXIT:
+        print("interrupted: rerun the same command to resume from this checkpoint")
+    return SIGNAL_EXIT.get(stop, 0)

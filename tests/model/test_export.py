@@ -140,3 +140,42 @@ def test_refuses_to_overwrite_a_folder_that_is_not_an_export(tiny_base, tmp_path
     result = run_model_cli(tiny_base.data_dir, "export", "--base", "tiny", "--out", out)
     assert result.returncode == 2 and "not a serving folder" in result.stderr
     assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
+
+
+def write_sharp_run(tiny_base, run: str):
+    """A run whose weights are far from initialisation (large, random), so activations leave
+    the near-linear range where GELU variants, norms or softmax slips would hide."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(tiny_base.path / "model.ckpt"))
+    rng = np.random.default_rng(1)
+    folder = tiny_base.data_dir / "checkpoint" / run
+    folder.mkdir(parents=True)
+    for name in ("hparams.json", "encoder.json", "vocab.bpe"):
+        shutil.copyfile(tiny_base.path / name, folder / name)
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = []
+        for name, shape in reader.get_variable_to_shape_map().items():
+            scale = 0.3 if name.endswith(("/w", "wte", "wpe")) else 0.5
+            value = rng.normal(1.0 if name.endswith("/g") else 0.0, scale, shape)
+            variables.append(tf.compat.v1.Variable(value.astype(np.float32), name=name))
+        saver = tf.compat.v1.train.Saver(var_list=variables)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, str(folder / "model"), global_step=5)
+    return folder
+
+
+@pytest.mark.timeout(180)
+def test_parity_holds_for_weights_far_from_initialisation(tiny_base, tmp_path):
+    folder = write_sharp_run(tiny_base, "sharp")
+    out = tmp_path / "sharp"
+    argv = ["export", "--run", "sharp", "--out", str(out), "--quantization", "float32"]
+    check_cli(tiny_base.data_dir, *argv)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["step"] == 5 and meta["parity"]["float32_max_abs_diff"] <= 1e-3
+    ids, tokens, _ = parity.probe(folder)
+    logprobs = ct2_logprobs(out, tokens[:128], "float32")
+    # Far from uniform (-6.24 everywhere), so the parity above is a demanding one.
+    assert logprobs.std() > 1.0

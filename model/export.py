@@ -24,7 +24,7 @@ TOKENIZER_FILES = ("encoder.json", "vocab.bpe", "hparams.json")
 def add_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="fine-tuned run in $GHOST_DATA_DIR/checkpoint/RUN")
-    source.add_argument("--base", help="untrained base model in $GHOST_DATA_DIR/models/NAME")
+    source.add_argument("--base", help="base model as-is in $GHOST_DATA_DIR/models/NAME")
     parser.add_argument("--out", required=True, type=Path, help="serving folder to write")
     parser.add_argument(
         "--quantization",

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [--smoke]` measures every stage on this machine in one run."""

@@ -1,0 +1,89 @@
+"""The engine ceiling: CTranslate2 `generate_batch` on the serving model, no HTTP, no API.
+
+Same workload as the serving benchmark (16-token prompt, 64 new tokens, top-k 40), same
+compute type and thread counts as the API's engine, so the stack's figures divide by these.
+"""
+
+import time
+from pathlib import Path
+
+from bench import workload
+
+
+def generator_for(model_dir: Path, *, compute_type: str, inter_threads: int, intra_threads: int):
+    import ctranslate2
+
+    return ctranslate2.Generator(
+        str(model_dir),
+        device="cpu",
+        compute_type=compute_type,
+        inter_threads=inter_threads,
+        intra_threads=intra_threads,
+    )
+
+
+def measure_batch(generator, prompt_tokens: list[str], *, batch: int, duration_s: float) -> dict:
+    """Repeats one batched call until duration_s has passed; tokens/s over all calls."""
+
+    def call() -> int:
+        results = generator.generate_batch(
+            [prompt_tokens] * batch,
+            max_length=workload.NEW_TOKENS,
+            sampling_topk=workload.TOP_K,
+            sampling_temperature=workload.TEMPERATURE,
+            include_prompt_in_result=False,
+        )
+        return sum(len(result.sequences_ids[0]) for result in results)
+
+    call()  # warm-up: first calls allocate caches for this batch shape
+    tokens = calls = 0
+    call_ms = []
+    started = time.perf_counter()
+    while calls == 0 or time.perf_counter() - started < duration_s:
+        call_started = time.perf_counter()
+        tokens += call()
+        call_ms.append((time.perf_counter() - call_started) * 1000)
+        calls += 1
+    elapsed = time.perf_counter() - started
+    return {
+        "batch": batch,
+        "calls": calls,
+        "tokens": tokens,
+        "seconds": round(elapsed, 3),
+        "tokens_per_s": round(tokens / elapsed, 2),
+        "ms_per_call": round(sum(call_ms) / calls, 2),
+    }
+
+
+def run(
+    *,
+    model_dir: Path,
+    batches: tuple[int, ...],
+    duration_s: float,
+    compute_type: str,
+    inter_threads: int,
+    intra_threads: int,
+) -> dict:
+    from model.tokenizer import load_fast_tokenizer
+
+    prompt = workload.prompt_text(model_dir)
+    prompt_tokens = load_fast_tokenizer(Path(model_dir)).encode(prompt).tokens
+    generator = generator_for(
+        model_dir,
+        compute_type=compute_type,
+        inter_threads=inter_threads,
+        intra_threads=intra_threads,
+    )
+    try:
+        levels = [
+            measure_batch(generator, prompt_tokens, batch=batch, duration_s=duration_s)
+            for batch in batches
+        ]
+    finally:
+        del generator
+    return {
+        "compute_type": compute_type,
+        "inter_threads": inter_threads,
+        "intra_threads": intra_threads,
+        "levels": levels,
+    }

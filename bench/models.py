@@ -1,0 +1,66 @@
+"""The models the benchmarks run on, made with the real `python -m model` CLI and reused.
+
+Full run: GPT-2-124M's exact shape (`model init --shape 124M`, random weights) exported to int8.
+Smoke run: a tiny model of the same layout, made in seconds.
+"""
+
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_SHAPE = ("--vocab-size", "512", "--n-layer", "2", "--n-embd", "64", "--n-head", "2")
+# Words the benchmark corpus is drawn from.
+WORD_TEXT = (
+    "the a an and of to in on at by for with from over under river harbour market lantern "
+    "storm coast road keeper story night honey jar key letter map clock train ticket orchard "
+    "fox heron crow otter moth dog walked found carried painted forgot repaired counted followed "
+    "described watched asked said felt was were had old young bright cold patient noisy gentle "
+    "strange tired careful quiet empty small large first last seven forty two morning evening"
+)
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    data_dir: Path  # GHOST_DATA_DIR holding models/NAME
+    name: str
+    base_dir: Path  # gpt-2-simple layout: what the original designs load
+    serving_dir: Path  # exported CTranslate2 folder: what the stack and the engine load
+
+
+def write_corpus(path: Path, *, sentences: int, seed: int = 0) -> None:
+    """Deterministic word salad: enough distinct words for a BPE to learn real merges."""
+    rng = random.Random(seed)
+    vocabulary = WORD_TEXT.split()
+    lines = []
+    for _ in range(sentences):
+        words = rng.choices(vocabulary, k=rng.randint(6, 18))
+        lines.append(" ".join(words).capitalize() + ".")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n<|endoftext|>\n", encoding="utf-8")
+
+
+def model_cli(data_dir: Path, *args: str) -> None:
+    env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "model", *args]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"python -m model {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+
+
+def ensure_model(data_dir: Path, *, smoke: bool) -> BenchModel:
+    """Makes (once) and returns the benchmark model under data_dir; later runs reuse it."""
+    name = "bench-tiny" if smoke else "bench-124m"
+    model = BenchModel(data_dir, name, data_dir / "models" / name, data_dir / "serving" / name)
+    if not (model.base_dir / "hparams.json").is_file():
+        corpus = data_dir / "bench" / f"{name}-corpus.txt"
+        write_corpus(corpus, sentences=3000 if smoke else 40000)
+        shape = TINY_SHAPE if smoke else ("--shape", "124M")
+        model_cli(data_dir, "init", name, "--corpus", str(corpus), *shape, "--force")
+    if not (model.serving_dir / "meta.json").is_file():
+        export = ["export", "--base", name, "--out", str(model.serving_dir)]
+        model_cli(data_dir, *export, "--quantization", "int8")
+    return model

@@ -1,0 +1,336 @@
+"""The real serving stack on this machine, no Docker: nginx in front of uWSGI in front of the app.
+
+    python -m api.native_stack --model data/serving/NAME [--port 5000]    (`make serve`)
+
+runs both servers in the foreground with the project's own config files (api/uwsgi.ini and
+nginx/ghostwriter.conf.template, the files the containers use) until Ctrl-C. Tests and benchmarks
+use `NativeStack`, a context manager that starts the same stack on free loopback ports:
+
+    with NativeStack(models_dir=path, app_env={"GHOST_MAX_INFLIGHT": "4"}) as stack:
+        requests.get(stack.url + "/generate", params={"prefix": "Hello"})
+"""
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+UWSGI_INI = REPO_ROOT / "api" / "uwsgi.ini"
+NGINX_DIR = REPO_ROOT / "nginx"
+SITE_TEMPLATE = NGINX_DIR / "ghostwriter.conf.template"
+MAIN_TEMPLATE = NGINX_DIR / "native.conf.in"
+NGINX_DEFAULTS = NGINX_DIR / "defaults.env"
+FRONTEND_ROOT = REPO_ROOT / "frontend"
+
+# The nginx settings a user may tune from the environment natively; the addresses, folders and
+# port are the runner's to choose.
+NGINX_TUNABLES = (
+    "GHOST_NGINX_RATE",
+    "GHOST_NGINX_BURST",
+    "GHOST_NGINX_CONN_LIMIT",
+    "GHOST_NGINX_READ_TIMEOUT",
+)
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+STOP_TIMEOUT_S = 30.0
+POLL_INTERVAL_S = 0.1
+
+
+class StackError(RuntimeError):
+    """The stack could not start, or a server of it died; the message carries its log's tail."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (the format compose's env_file reads); blank lines and # comments skipped."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path}: not KEY=VALUE: {line!r}"
+            values[key.strip()] = value.strip()
+    return values
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fills ${NAME} as envsubst does; nginx's own $variables are left alone."""
+    missing = sorted(set(PLACEHOLDER.findall(template)) - values.keys())
+    if missing:
+        raise ValueError(f"no value for {', '.join(missing)}: set it in nginx/defaults.env")
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def find_binary(name: str, *, fallbacks: tuple[Path, ...] = ()) -> str:
+    for candidate in fallbacks:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise StackError(f"{name} is not installed: run `make install`")
+    return found
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+class NativeStack:
+    """nginx and uWSGI started with the project's config files; `with` stops both.
+
+    models_dir: folder of serving folders (GHOST_MODELS_DIR); default_model: one of their names.
+    port: nginx's port on `host` (0: a free one). app_env: GHOST_* settings for the app and uWSGI
+    (e.g. GHOST_MAX_INFLIGHT, GHOST_UWSGI_THREADS). nginx_env: overrides of nginx/defaults.env
+    (e.g. GHOST_NGINX_RATE). console: servers log to this terminal instead of files.
+    After start(): `url`, `uwsgi_pid` (the master; its children are the workers), `nginx_pid`.
+    """
+
+    def __init__(
+        self,
+        *,
+        models_dir: Path,
+        default_model: str | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        app_env: Mapping[str, str] | None = None,
+        nginx_env: Mapping[str, str] | None = None,
+        console: bool = False,
+        ready_timeout: float = 60.0,
+    ):
+        self.models_dir = Path(models_dir).resolve()
+        self.default_model = default_model
+        self.port = port or free_port()
+        self.host = host
+        self.app_env = dict(app_env or {})
+        self.nginx_env = dict(nginx_env or {})
+        self.console = console
+        self.ready_timeout = ready_timeout
+        self.uwsgi_address = f"127.0.0.1:{free_port()}"
+        self.run_dir: Path | None = None
+        self.uwsgi: subprocess.Popen | None = None
+        self.nginx: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def uwsgi_pid(self) -> int:
+        assert self.uwsgi is not None, "start() first"
+        return self.uwsgi.pid
+
+    @property
+    def nginx_pid(self) -> int:
+        assert self.nginx is not None, "start() first"
+        return self.nginx.pid
+
+    def __enter__(self) -> "NativeStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        # Readable by nginx's unprivileged workers when it runs as root: they use its temp folders.
+        self.run_dir = Path(tempfile.mkdtemp(prefix="ghost-stack-"))
+        self.run_dir.chmod(0o755)
+        try:
+            self.uwsgi = self._start_uwsgi()
+            self.nginx = self._start_nginx()
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, argv: list[str], *, env: Mapping[str, str], log_name: str):
+        """A server in its own session: Ctrl-C reaches only this runner, which stops it in order."""
+        if self.console:
+            return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, start_new_session=True)
+        with (self.run_dir / log_name).open("ab") as log:
+            return subprocess.Popen(
+                argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def _start_uwsgi(self) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "GHOST_MODELS_DIR": str(self.models_dir),
+            **({"GHOST_DEFAULT_MODEL": self.default_model} if self.default_model else {}),
+            **self.app_env,
+            "GHOST_UWSGI_SOCKET": self.uwsgi_address,
+            # The app's package is imported from this checkout, whatever the working directory.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.getenv("PYTHONPATH")])),
+        }
+        uwsgi = find_binary("uwsgi", fallbacks=(Path(sys.executable).with_name("uwsgi"),))
+        return self._spawn([uwsgi, "--ini", str(UWSGI_INI)], env=env, log_name="uwsgi.log")
+
+    def nginx_values(self) -> dict[str, str]:
+        """The site template's variables: defaults, then environment tunables, then this run's."""
+        values = read_env_file(NGINX_DEFAULTS)
+        values.update({key: os.environ[key] for key in NGINX_TUNABLES if key in os.environ})
+        values.update(
+            GHOST_NGINX_LISTEN=f"{self.host}:{self.port}",
+            GHOST_UWSGI_ADDRESS=self.uwsgi_address,
+            # The uWSGI address is an IP: nginx never asks a resolver, but the directive wants one.
+            GHOST_NGINX_RESOLVER="127.0.0.1",
+            GHOST_FRONTEND_ROOT=str(FRONTEND_ROOT),
+            GHOST_NGINX_TEMP_DIR=str(self.run_dir),
+        )
+        values.update(self.nginx_env)
+        return values
+
+    def _write_nginx_conf(self) -> Path:
+        site_conf = self.run_dir / "ghostwriter.conf"
+        site_conf.write_text(render(SITE_TEMPLATE.read_text(), self.nginx_values()))
+        main_conf = self.run_dir / "nginx.conf"
+        logs = {"error_log": "stderr", "access_log": "/dev/stdout"}
+        if not self.console:
+            logs = {key: str(self.run_dir / f"nginx-{key}.log") for key in logs}
+        main = render(
+            MAIN_TEMPLATE.read_text(),
+            {"pid_file": str(self.run_dir / "nginx.pid"), "site_conf": str(site_conf), **logs},
+        )
+        main_conf.write_text(main)
+        return main_conf
+
+    def _start_nginx(self) -> subprocess.Popen:
+        nginx = find_binary("nginx")
+        argv = [nginx, "-p", str(self.run_dir), "-c", str(self._write_nginx_conf())]
+        check = subprocess.run([*argv, "-t", "-q"], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise StackError(f"nginx rejects its configuration:\n{check.stderr.strip()}")
+        return self._spawn(argv, env=dict(os.environ), log_name="nginx.log")
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Returns when /readyz answers 200 via nginx; StackError if a server dies or time is up."""
+        deadline = time.monotonic() + (self.ready_timeout if timeout is None else timeout)
+        while True:
+            self.check_alive()
+            if self.readyz_status() == 200:
+                return
+            if time.monotonic() > deadline:
+                raise StackError(f"not ready after {self.ready_timeout:.0f} s\n{self.log_tails()}")
+            time.sleep(POLL_INTERVAL_S)
+
+    def readyz_status(self) -> int | None:
+        """/readyz's status through nginx; None when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return None
+
+    def check_alive(self) -> None:
+        for name, proc in (("uWSGI", self.uwsgi), ("nginx", self.nginx)):
+            if proc is not None and proc.poll() is not None:
+                raise StackError(f"{name} exited with {proc.returncode}\n{self.log_tails()}")
+
+    def log_tails(self) -> str:
+        """The end of each server's logs (empty when they log to the console)."""
+        if self.run_dir is None:
+            return ""
+        names = ("uwsgi.log", "nginx.log", "nginx-error_log.log")
+        return "\n".join(f"--- {n}\n{log_tail(self.run_dir / n)}" for n in names)
+
+    def wait(self) -> str:
+        """Blocks while both servers run; returns the name of the one that stopped."""
+        while True:
+            for name, proc in (("uWSGI", self.uwsgi), ("nginx", self.nginx)):
+                if proc.poll() is not None:
+                    return name
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.uwsgi.wait(timeout=1.0)
+
+    def stop(self) -> None:
+        """nginx first (it stops taking requests), then uWSGI; each killed if it will not stop."""
+        # SIGQUIT: nginx finishes the responses in flight; SIGTERM: uWSGI exits (die-on-term).
+        stop_process(self.nginx, signal.SIGQUIT)
+        stop_process(self.uwsgi, signal.SIGTERM)
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
+
+
+def stop_process(proc: subprocess.Popen | None, sig: signal.Signals) -> None:
+    """Signals a server and waits; if it lingers, kills its whole session (workers included)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m api.native_stack",
+        description="Serve an exported model with nginx and uWSGI on this machine (Ctrl-C stops).",
+    )
+    parser.add_argument("--model", required=True, type=Path, help="data/serving/NAME")
+    parser.add_argument("--port", type=int, default=5000, help="nginx's port (default 5000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--ready-timeout", type=float, default=300.0, help="seconds")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (args.model / "meta.json").is_file():
+        print(
+            f"error: {args.model} is not an exported model (no meta.json): "
+            "run `python -m model export --run RUN --out data/serving/NAME` first",
+            file=sys.stderr,
+        )
+        return 2
+    # `docker stop`-style SIGTERM stops the stack the way Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stack = NativeStack(
+        models_dir=args.model.parent,
+        default_model=args.model.name,
+        port=args.port,
+        host=args.host,
+        console=True,
+        ready_timeout=args.ready_timeout,
+    )
+    try:
+        with stack:
+            print(f"Serving {args.model.name} at {stack.url}/ (Ctrl-C stops)", flush=True)
+            stopped = stack.wait()
+            print(f"error: {stopped} stopped unexpectedly; see its log above", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("stopped nginx and uWSGI", flush=True)
+        return 0
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

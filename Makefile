@@ -40,5 +40,12 @@ format: install
 test: install lint
 	$(VENV)/bin/pytest
 
+# nginx on :5000 in front of uWSGI, in the foreground with the project's own config files;
+# Ctrl-C stops both. `make serve MODEL=data/serving/NAME [PORT=5000]`.
+PORT ?= 5000
+serve: install
+	@test -n "$(MODEL)" || { echo "error: name the model: make serve MODEL=$(DATA_DIR)/serving/NAME" >&2; exit 2; }
+	$(PY) -m api.native_stack --model $(MODEL) --port $(PORT)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""The demo's sample site: served by `python -m crawler.sample_site`, crawled for real."""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from crawler.mediawiki import plot_text
+from crawler.sample_site.render import load_episodes, site_pages
+from tests.crawler.conftest import REPO_ROOT, read_index, run_crawler
+
+
+def test_episodes_are_varied_and_long_enough():
+    episodes = load_episodes()
+    assert len(episodes) == 40
+    assert len({e.code for e in episodes}) == 40
+    pages = site_pages(episodes)
+    texts = [plot_text(pages[e.path][1].decode()) for e in episodes]
+    assert all(250 <= len(text.split()) <= 400 for text in texts)
+    first_sentences = {text.split(".")[0] for text in texts}
+    assert len(first_sentences) == 40
+    # Both heading markups and all three plot heading ids appear.
+    bodies = [pages[e.path][1].decode() for e in episodes]
+    assert any('<span class="mw-headline" id="Plot">' in body for body in bodies)
+    assert any('<div class="mw-heading mw-heading2"><h2 id="Plot">' in body for body in bodies)
+    assert {e.heading_id for e in episodes} == {"Plot", "Episode_plot", "Synopsis"}
+
+
+@pytest.fixture
+def sample_site():
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crawler.sample_site", "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), server.stderr.read()
+        yield url
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0
+
+
+@pytest.mark.timeout(180)
+def test_demo_crawl_of_the_sample_site(sample_site, tmp_path):
+    out = tmp_path / "corpus"
+    result = run_crawler(
+        "bulbapedia", "--out", str(out), "--site-root", sample_site, "--series", "EP,AG"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    index = read_index(out)
+    assert len(index) == 40
+    assert "documents written: 40" in result.stdout
+    texts = [(out / f"{record['id']}.txt").read_text("utf-8") for record in index]
+    assert all("Major events" not in text and "Spoiler" not in text for text in texts)
+    assert all(250 <= len(text.split()) <= 400 for text in texts)
+
+
+def test_busy_port_is_a_one_line_error(sample_site):
+    port = sample_site.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.sample_site", "--port", port],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot listen") and "--port" in result.stderr

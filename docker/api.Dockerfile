@@ -18,11 +18,14 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
  && pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 
 FROM python:3.11-slim
+# uWSGI listens on every interface of the container, so that nginx reaches it over the compose
+# network (natively, api/uwsgi.ini keeps it on 127.0.0.1).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \
     GHOST_DATA_DIR=/data \
-    GHOST_MODELS_DIR=/data/serving
+    GHOST_MODELS_DIR=/data/serving \
+    GHOST_UWSGI_SOCKET=:3031
 RUN groupadd --system --gid 10001 ghost \
  && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost
 COPY --from=wheels /wheels /wheels

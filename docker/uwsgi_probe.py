@@ -2,15 +2,18 @@
 
 The api container listens only on uWSGI's binary socket (the one nginx's `uwsgi_pass` talks to),
 and python:3.11-slim has no curl, so the probe speaks that protocol itself with the standard
-library. Usage: `python uwsgi_probe.py [PATH] [--address HOST:PORT] [--timeout S]`.
+library. Usage: `python uwsgi_probe.py [PATH] [--address HOST:PORT] [--timeout S]`; the address
+defaults to uWSGI's own socket setting, GHOST_UWSGI_SOCKET (as api/uwsgi.ini reads it).
 """
 
 import argparse
+import os
 import socket
 import struct
 import sys
 
 REQUEST_TIMEOUT_S = 5.0
+UWSGI_DEFAULT_SOCKET = "127.0.0.1:3031"  # api/uwsgi.ini's socket when GHOST_UWSGI_SOCKET is unset
 
 
 def encode_request(path: str, *, host: str, port: int) -> bytes:
@@ -57,16 +60,18 @@ def probe(path: str, *, host: str, port: int, timeout: float = REQUEST_TIMEOUT_S
 
 
 def parse_address(text: str) -> tuple[str, int]:
+    """HOST:PORT; an empty or wildcard host (uWSGI's `:3031`, `0.0.0.0:3031`) means this machine."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host or "127.0.0.1", int(port)
+    return (host if host not in ("", "0.0.0.0", "*") else "127.0.0.1"), int(port)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default="/readyz")
-    parser.add_argument("--address", type=parse_address, default=("127.0.0.1", 3031))
+    default_socket = os.environ.get("GHOST_UWSGI_SOCKET") or UWSGI_DEFAULT_SOCKET
+    parser.add_argument("--address", type=parse_address, default=default_socket)
     parser.add_argument("--timeout", type=float, default=REQUEST_TIMEOUT_S)
     args = parser.parse_args(argv)
     host, port = args.address

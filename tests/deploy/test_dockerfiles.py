@@ -1,0 +1,142 @@
+"""The Dockerfiles, linted by hadolint and read by dockerfile-parse (no Docker engine here)."""
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from docker.utils.build import exclude_paths
+
+from tests.deploy.deploy_files import DOCKERFILES, REPO_ROOT, final_stage, parse_dockerfile
+
+HADOLINT = shutil.which("hadolint") or str(Path(__file__).parents[2] / ".venv/bin/hadolint")
+PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+NGINX_UID = 101  # the `nginx` user of the official nginx image
+
+
+def instructions(name: str, kind: str | None = None, *, stage: str = "final") -> list[dict]:
+    found = parse_dockerfile(DOCKERFILES[name])
+    if stage == "final":
+        found = final_stage(found)
+    return [ins for ins in found if kind is None or ins["instruction"] == kind]
+
+
+def copy_sources(name: str) -> list[str]:
+    sources = []
+    for ins in instructions(name, "COPY", stage="all"):
+        if "--from=" in ins["value"]:
+            continue
+        *srcs, _dest = ins["value"].split()
+        sources += srcs
+    return sources
+
+
+def dockerignore_context() -> set[str]:
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line for line in lines if line.strip() and not line.startswith("#")]
+    return exclude_paths(str(REPO_ROOT), patterns)
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_hadolint_passes(name):
+    result = subprocess.run(
+        [HADOLINT, "--format", "json", str(DOCKERFILES[name])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(result.stdout or "[]") == [], result.stdout
+    assert result.returncode == 0
+
+
+def test_hadolint_is_live(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /app && pip install flask\n")
+    result = subprocess.run(
+        [HADOLINT, "--format", "json", str(bad)], capture_output=True, text=True
+    )
+    codes = {finding["code"] for finding in json.loads(result.stdout)}
+    assert {"DL3007", "DL3003"} <= codes
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("name", "base"),
+    [("api", "python:3.11-slim"), ("trainer", "python:3.11-slim"), ("nginx", "nginx:")],
+)
+def test_base_images(name, base):
+    for ins in instructions(name, "FROM", stage="all"):
+        assert ins["value"].split()[0].startswith(base)
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_runs_as_a_numeric_non_root_user(name):
+    users = instructions(name, "USER")
+    assert users, f"{name}: the final stage must set USER"
+    uid = users[-1]["value"].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
+
+
+def test_nginx_user_is_the_official_images_nginx_user():
+    assert instructions("nginx", "USER")[-1]["value"] == f"{NGINX_UID}:{NGINX_UID}"
+
+
+@pytest.mark.parametrize("name", ["api", "trainer"])
+def test_dependencies_are_installed_before_the_code_is_copied(name):
+    # Layer caching: an edit to the code must not re-install the dependencies.
+    found = parse_dockerfile(DOCKERFILES[name])
+    install = max(
+        i
+        for i, ins in enumerate(found)
+        if ins["instruction"] == "RUN" and "pip install" in ins["value"]
+    )
+    code_copies = [
+        i
+        for i, ins in enumerate(found)
+        if ins["instruction"] == "COPY" and re.match(r"(api|model|crawler|corpus)/", ins["value"])
+    ]
+    assert code_copies and install < min(code_copies)
+    first_copy = next(ins for ins in found if ins["instruction"] == "COPY")
+    assert first_copy["value"].split()[0] == "pyproject.toml"
+
+
+def test_api_image_installs_only_the_serve_extra():
+    runs = " ".join(ins["value"] for ins in instructions("api", "RUN", stage="all"))
+    assert "['serve']" in runs
+    assert not re.search(r"\['(train|crawl|dev)'\]", runs)
+    assert not any(re.match(r"(tensorflow|gpt-2-simple)\b", dep) for dep in EXTRAS["serve"])
+
+
+def test_trainer_installs_the_pipeline_extras():
+    runs = " ".join(ins["value"] for ins in instructions("trainer", "RUN"))
+    assert "extras['crawl'] + extras['train']" in runs
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_every_copied_path_exists_and_is_in_the_build_context(name):
+    context = dockerignore_context()
+    for source in copy_sources(name):
+        path = source.rstrip("/")
+        assert (REPO_ROOT / path).exists(), f"{name}: COPY {source}: no such path"
+        assert path in context, f"{name}: COPY {source} is excluded by .dockerignore"
+
+
+def test_build_context_leaves_out_data_environments_and_git():
+    context = dockerignore_context()
+    leaked = [p for p in context if p.split("/")[0] in {"data", ".venv", ".git", "tests", "bench"}]
+    assert leaked == []
+    assert not any("__pycache__" in p for p in context)
+
+
+def test_trainer_runs_the_whole_pipeline():
+    (entry,) = instructions("trainer", "ENTRYPOINT")
+    assert json.loads(entry["value"]) == ["deploy/pipeline.sh"]
+    script = (REPO_ROOT / "deploy/pipeline.sh").read_text()
+    for stage in ("-m crawler", "-m corpus prepare", "-m model init", "-m model download"):
+        assert stage in script
+    for command in ("finetune", "evaluate", "export"):
+        assert f"-m model {command}" in script

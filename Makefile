@@ -47,5 +47,10 @@ serve: install
 	@test -n "$(MODEL)" || { echo "error: name the model: make serve MODEL=$(DATA_DIR)/serving/NAME" >&2; exit 2; }
 	$(PY) -m api.native_stack --model $(MODEL) --port $(PORT)
 
+# Speed and memory of every stage on this machine (GPT-2-124M shape, ~10 minutes): writes
+# bench/results/<timestamp>.json and prints the table. `make test` runs a smoke version.
+bench: install
+	GHOST_DATA_DIR=$(DATA_DIR) $(PY) -m bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

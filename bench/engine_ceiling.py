@@ -10,6 +10,19 @@ from pathlib import Path
 from bench import workload
 
 
+def api_engine_settings() -> dict:
+    """The compute type and thread counts the API's engine runs with (its config's defaults and
+    GHOST_* environment), so the ceiling is measured on the same footing."""
+    from api import config
+
+    settings = config.load()
+    return {
+        "compute_type": settings.compute_type,
+        "inter_threads": settings.inter_threads,
+        "intra_threads": settings.intra_threads,
+    }
+
+
 def generator_for(model_dir: Path, *, compute_type: str, inter_threads: int, intra_threads: int):
     import ctranslate2
 

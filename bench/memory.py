@@ -33,10 +33,18 @@ def group_memory(pids: list[int]) -> tuple[float, float]:
 
 class PeakMemory:
     """Samples named process groups every `interval_s` while in a `with` block; `.peaks()`
-    gives each group's highest RSS and PSS, and the highest total over all groups."""
+    gives each group's highest RSS and PSS, and the highest sum of the groups named in `total`
+    (all by default; name fewer when one group is part of another)."""
 
-    def __init__(self, groups: dict[str, list[int]], *, interval_s: float = 0.25):
+    def __init__(
+        self,
+        groups: dict[str, list[int]],
+        *,
+        total: tuple[str, ...] | None = None,
+        interval_s: float = 0.25,
+    ):
         self.groups = groups
+        self.total = tuple(groups) if total is None else total
         self.interval_s = interval_s
         self.peak = {name: [0.0, 0.0] for name in [*groups, "total"]}
         self._stop = threading.Event()
@@ -46,7 +54,8 @@ class PeakMemory:
         total = [0.0, 0.0]
         for name, pids in self.groups.items():
             rss, pss = group_memory(pids)
-            total = [total[0] + rss, total[1] + pss]
+            if name in self.total:
+                total = [total[0] + rss, total[1] + pss]
             self.peak[name] = [max(self.peak[name][0], rss), max(self.peak[name][1], pss)]
         self.peak["total"] = [max(a, b) for a, b in zip(self.peak["total"], total, strict=True)]
 

@@ -9,6 +9,10 @@ PROMPT_TOKENS = 16
 NEW_TOKENS = 64
 TOP_K = 40
 TEMPERATURE = 1.0
+# Concurrent clients for the stack (and batch sizes for the engine); the original designs are
+# too slow for more than a few clients.
+LEVELS = (1, 8, 32)
+ORIGINAL_LEVELS = (1, 8)
 
 # Plain prose to cut prompts from; any text works, it only has to tokenize into words.
 SOURCE_TEXT = (

@@ -1,0 +1,201 @@
+"""`python -m bench [--smoke]`: every benchmark in one run, on this machine.
+
+Writes bench/results/<timestamp>.json and prints a markdown table with the targets. Each section
+runs on its own: one that fails is recorded as failed (with its error), one whose module is not
+in this checkout as missing, and the others still run.
+"""
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import psutil
+
+from bench import engine_ceiling, models, report, serving, workload
+from bench.original_designs import measure as original_designs
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Per-level seconds: full run, smoke run.
+DURATIONS = {
+    "serving": (20.0, 2.0),
+    "engine": (10.0, 1.0),
+    "originals": (25.0, 2.0),
+}
+PREPARE_MB = (500, 2)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: seconds, not minutes")
+    parser.add_argument("--only", help="comma-separated sections to run (default: all)")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("GHOST_DATA_DIR", "data")),
+        help="where the benchmark models are made and kept (default $GHOST_DATA_DIR or ./data)",
+    )
+    args = parser.parse_args(argv)
+    if args.only:
+        unknown = set(args.only.split(",")) - set(SECTIONS)
+        if unknown:
+            known = ", ".join(SECTIONS)
+            parser.error(f"unknown section {', '.join(sorted(unknown))}; choose from {known}")
+    return args
+
+
+def pick(durations: tuple, smoke: bool):
+    return durations[1] if smoke else durations[0]
+
+
+def run_prepare(args, model):
+    return import_entry("bench.prepare").run(size_mb=pick(PREPARE_MB, args.smoke))
+
+
+def run_training(args, model):
+    return import_entry("bench.training").run(smoke=args.smoke)
+
+
+def run_api_ceiling(args, model):
+    return import_entry("bench.api_ceiling").run(model_dir=model.serving_dir, smoke=args.smoke)
+
+
+def run_engine_ceiling(args, model):
+    return engine_ceiling.run(
+        model_dir=model.serving_dir,
+        batches=workload.LEVELS,
+        duration_s=pick(DURATIONS["engine"], args.smoke),
+        **engine_ceiling.api_engine_settings(),
+    )
+
+
+def run_serving(args, model):
+    import_entry("api.native_stack")
+    return serving.run(
+        serving_dir=model.serving_dir,
+        levels=workload.LEVELS,
+        duration_s=pick(DURATIONS["serving"], args.smoke),
+    )
+
+
+def run_original_designs(args, model):
+    return original_designs.run(
+        base_dir=model.base_dir,
+        serving_dir=model.serving_dir,
+        levels=workload.ORIGINAL_LEVELS,
+        duration_s=pick(DURATIONS["originals"], args.smoke),
+        fresh_server_per_level=not args.smoke,
+        processes=1 if args.smoke else 2,
+    )
+
+
+# In run order: the serving figures and their ceiling back to back, on the same machine state.
+SECTIONS = {
+    "engine_ceiling": run_engine_ceiling,
+    "serving": run_serving,
+    "api_ceiling": run_api_ceiling,
+    "original_designs": run_original_designs,
+    "prepare": run_prepare,
+    "training": run_training,
+}
+
+
+class MissingEntry(Exception):
+    """A benchmark module that another stage provides is not in this checkout."""
+
+
+def import_entry(name: str):
+    if importlib.util.find_spec(name) is None:
+        raise MissingEntry(f"{name} is not in this checkout")
+    return importlib.import_module(name)
+
+
+def run_section(function, args, model) -> dict:
+    started = time.monotonic()
+    try:
+        result = {"status": "ok", "result": function(args, model)}
+    except MissingEntry as missing:
+        result = {"status": "missing", "reason": str(missing)}
+    except Exception:  # a broken section must not cost the others their figures
+        result = {"status": "failed", "error": traceback.format_exc(limit=8)}
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def machine() -> dict:
+    cpu_model = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def write_json(folder: Path, result: dict) -> Path:
+    """Atomic: a temp file in the same folder, then os.replace."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = result["started_at"].replace(":", "").replace("+0000", "Z")
+    path = folder / f"{stamp}{'-smoke' if result['smoke'] else ''}.json"
+    temp = path.with_suffix(".json.tmp")
+    temp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+    return path
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    chosen = args.only.split(",") if args.only else list(SECTIONS)
+    result = {
+        "format": 1,
+        "smoke": args.smoke,
+        "started_at": now(),
+        "machine": machine(),
+        "workload": {
+            "prompt_tokens": workload.PROMPT_TOKENS,
+            "new_tokens": workload.NEW_TOKENS,
+            "top_k": workload.TOP_K,
+            "temperature": workload.TEMPERATURE,
+        },
+        "sections": {},
+    }
+    model = models.ensure_model(args.data_dir.resolve(), smoke=args.smoke)
+    result["model"] = {
+        "name": model.name,
+        "hparams": json.loads((model.base_dir / "hparams.json").read_text()),
+        "serving_dir": str(model.serving_dir),
+    }
+    for name in chosen:
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        result["sections"][name] = run_section(SECTIONS[name], args, model)
+        print(f"bench: {name} {result['sections'][name]['status']}", file=sys.stderr, flush=True)
+    result["finished_at"] = now()
+    result["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["targets"] = report.evaluate_targets(result)
+    path = write_json(args.results, result)
+    print(report.markdown(result))
+    print(f"bench: wrote {path}", file=sys.stderr)
+    return 1 if any(s["status"] == "failed" for s in result["sections"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Targets checked against a result, and the result as a markdown table."""
+
+# (target, stack level, engine batch or original design, required ratio)
+ENGINE_TARGETS = ((32, 32, 0.85), (1, 1, 0.85))
+ORIGINAL_TARGETS = ((8, 8, 10.0), (32, 8, 10.0))
+TTFT_TARGET_MS = 100.0
+STACK_RSS_TARGET_MB = 600.0
+
+
+def section_result(result: dict, name: str) -> dict | None:
+    section = result["sections"].get(name, {})
+    return section.get("result") if section.get("status") == "ok" else None
+
+
+def level(rows: list[dict], key: str, value: int) -> dict | None:
+    return next((row for row in rows if row.get(key) == value), None)
+
+
+def target(name: str, measured: str, passed: bool | None, note: str = "") -> dict:
+    return {"target": name, "measured": measured, "passed": passed, "note": note}
+
+
+def engine_targets(serving: dict | None, engine: dict | None) -> list[dict]:
+    rows = []
+    for stack_c, batch, ratio in ENGINE_TARGETS:
+        name = f"c{stack_c} ≥ {ratio:.0%} of engine batch-{batch} tokens/s"
+        stack_row = serving and level(serving["levels"], "concurrency", stack_c)
+        engine_row = engine and level(engine["levels"], "batch", batch)
+        if not (stack_row and engine_row):
+            rows.append(target(name, "not measured", None))
+            continue
+        share = stack_row["tokens_per_s"] / engine_row["tokens_per_s"]
+        measured = (
+            f"{share:.0%} ({stack_row['tokens_per_s']:.0f} of {engine_row['tokens_per_s']:.0f})"
+        )
+        rows.append(target(name, measured, share >= ratio))
+    return rows
+
+
+def latency_memory_targets(serving: dict | None) -> list[dict]:
+    one = serving and level(serving["levels"], "concurrency", 1)
+    if one and one["ttft_ms"]["p50"] is not None:
+        ttft = one["ttft_ms"]["p50"]
+        rows = [target("c1 time to first token ≤ 100 ms (p50)", f"{ttft:.0f} ms", ttft <= 100)]
+    else:
+        rows = [target("c1 time to first token ≤ 100 ms (p50)", "not measured", None)]
+    if serving:
+        peak = max(row["memory"]["total"]["rss_mb"] for row in serving["levels"])
+        pss = max(row["memory"]["total"]["pss_mb"] for row in serving["levels"])
+        measured = f"{peak:.0f} MB RSS ({pss:.0f} MB PSS)"
+        note = f"model {serving['model']}"
+        rows.append(target("whole stack ≤ 600 MB RSS", measured, peak <= STACK_RSS_TARGET_MB, note))
+    else:
+        rows.append(target("whole stack ≤ 600 MB RSS", "not measured", None))
+    return rows
+
+
+def original_targets(serving: dict | None, originals: dict | None) -> list[dict]:
+    rows = []
+    for design in ("reload_per_request", "load_once"):
+        for stack_c, original_c, ratio in ORIGINAL_TARGETS:
+            name = f"c{stack_c} ≥ {ratio:.0f}× {design} at c{original_c}"
+            stack_row = serving and level(serving["levels"], "concurrency", stack_c)
+            rows_of_design = originals[design]["levels"] if originals else []
+            original_row = level(rows_of_design, "concurrency", original_c)
+            if not (stack_row and original_row and original_row["tokens_per_s"] > 0):
+                rows.append(target(name, "not measured", None))
+                continue
+            times = stack_row["tokens_per_s"] / original_row["tokens_per_s"]
+            measured = (
+                f"{times:.1f}× ({stack_row['tokens_per_s']:.0f} vs "
+                f"{original_row['tokens_per_s']:.1f} tokens/s)"
+            )
+            rows.append(target(name, measured, times >= ratio))
+    return rows
+
+
+def evaluate_targets(result: dict) -> list[dict]:
+    serving = section_result(result, "serving")
+    engine = section_result(result, "engine_ceiling")
+    originals = section_result(result, "original_designs")
+    return [
+        *engine_targets(serving, engine),
+        *latency_memory_targets(serving),
+        *original_targets(serving, originals),
+    ]
+
+
+def table(header: list[str], rows: list[list]) -> list[str]:
+    def cell(value) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def serving_lines(serving: dict) -> list[str]:
+    rows = [
+        [
+            row["concurrency"],
+            row["tokens_per_s"],
+            row["requests_per_s"],
+            row["latency_ms"]["p50"],
+            row["latency_ms"]["p95"],
+            row["latency_ms"]["p99"],
+            row["ttft_ms"]["p50"],
+            row["ttft_ms"]["p95"],
+            row["memory"]["worker"]["rss_mb"],
+            row["memory"]["nginx"]["rss_mb"],
+            row["memory"]["total"]["rss_mb"],
+            row["errors"],
+        ]
+        for row in serving["levels"]
+    ]
+    header = ["clients", "tokens/s", "req/s", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms"]
+    header += ["TTFT p95 ms", "worker MB", "nginx MB", "stack MB", "errors"]
+    return [f"### Serving: nginx → uWSGI → API ({serving['model']})", "", *table(header, rows)]
+
+
+def engine_lines(engine: dict) -> list[str]:
+    rows = [[r["batch"], r["tokens_per_s"], r["ms_per_call"]] for r in engine["levels"]]
+    title = (
+        f"### Engine ceiling: CTranslate2 generate_batch, {engine['compute_type']}, "
+        f"{engine['inter_threads']}×{engine['intra_threads'] or 'auto'} threads"
+    )
+    return [title, "", *table(["batch", "tokens/s", "ms per call"], rows)]
+
+
+def originals_lines(originals: dict) -> list[str]:
+    rows = []
+    for design in ("reload_per_request", "load_once"):
+        for row in originals[design]["levels"]:
+            rows.append(
+                [
+                    design,
+                    row["concurrency"],
+                    row["tokens_per_s"],
+                    row["requests_per_s"],
+                    row["latency_ms"]["p50"],
+                    row["completed"],
+                    row["memory"]["rss_mb"],
+                ]
+            )
+    header = ["design", "clients", "tokens/s", "req/s", "p50 ms", "completed", "peak MB"]
+    title = (
+        f"### Original designs: gpt-2-simple under uWSGI ({originals['processes']} processes, "
+        f"{originals['duration_s']:g} s per level)"
+    )
+    return [title, "", *table(header, rows)]
+
+
+def flat(values: dict, prefix: str = "") -> list[list]:
+    """Scalar entries of a nested dict as [dotted key, value] rows."""
+    rows = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            rows += flat(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float | str | bool) or value is None:
+            rows.append([f"{prefix}{key}", value])
+    return rows
+
+
+def target_lines(targets: list[dict]) -> list[str]:
+    verdict = {True: "pass", False: "**miss**", None: "–"}
+    rows = [[t["target"], t["measured"], verdict[t["passed"]], t["note"]] for t in targets]
+    return ["### Targets", "", *table(["target", "measured", "result", "note"], rows)]
+
+
+SECTION_LINES = {
+    "serving": serving_lines,
+    "engine_ceiling": engine_lines,
+    "original_designs": originals_lines,
+}
+
+
+def markdown(result: dict) -> str:
+    machine = result["machine"]
+    lines = [
+        f"## Benchmarks ({'smoke' if result['smoke'] else 'full'} run, {result['started_at']})",
+        "",
+        f"Machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, "
+        f"{machine['memory_gb']:.0f} GB RAM; load average at start {machine['load_at_start']}. "
+        f"Workload: {result['workload']['prompt_tokens']}-token prompt, "
+        f"{result['workload']['new_tokens']} new tokens, top-k {result['workload']['top_k']}.",
+        "",
+        *target_lines(result["targets"]),
+    ]
+    for name, section in result["sections"].items():
+        lines.append("")
+        if section["status"] != "ok":
+            detail = section.get("reason") or section.get("error", "")
+            lines.append(f"### {name}: {section['status']} ({detail.splitlines()[-1][:200]})")
+        elif name in SECTION_LINES:
+            lines += SECTION_LINES[name](section["result"])
+        else:
+            lines += [f"### {name}", "", *table(["figure", "value"], flat(section["result"]))]
+    return "\n".join(lines) + "\n"

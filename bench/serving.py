@@ -1,0 +1,99 @@
+"""The product as users meet it: the real nginx → uWSGI → API stack under closed-loop load.
+
+Each level keeps `concurrency` streaming requests in flight for a fixed time (16-token prompt,
+64 new tokens, top-k 40) and records tokens/s, requests/s, latency and time-to-first-token
+percentiles, errors, and the peak memory of the uWSGI worker, of nginx and of the whole stack.
+"""
+
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import psutil
+
+from bench import load, workload
+from bench.memory import PeakMemory
+
+# The clients all come from 127.0.0.1, which nginx's per-client limits would treat as one
+# abusive user: raise them so they never bind (the directives still run on every request).
+NGINX_UNLIMITED = {
+    "GHOST_NGINX_RATE": "100000r/s",
+    "GHOST_NGINX_BURST": "100000",
+    "GHOST_NGINX_CONN_LIMIT": "10000",
+}
+
+
+def app_settings(levels: tuple[int, ...]) -> dict[str, str]:
+    """Admission and batching sized so the highest level is served, never refused."""
+    top = max(levels)
+    return {"GHOST_MAX_INFLIGHT": str(2 * top), "GHOST_MAX_BATCH_SIZE": str(top)}
+
+
+def request_path(prefix: str) -> str:
+    query = {
+        "prefix": prefix,
+        "length": workload.NEW_TOKENS,
+        "top_k": workload.TOP_K,
+        "temperature": workload.TEMPERATURE,
+        "stream": "true",
+    }
+    return "/generate?" + urlencode(query)
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    return [child.pid for child in psutil.Process(master_pid).children()]
+
+
+def measure_level(stack, path: str, *, concurrency: int, duration_s: float) -> dict:
+    address = urlsplit(stack.url)
+    memory = PeakMemory(
+        {
+            "worker": worker_pids(stack.uwsgi_pid),
+            "uwsgi": [stack.uwsgi_pid],  # master and workers
+            "nginx": [stack.nginx_pid],  # master and workers
+        },
+        total=("uwsgi", "nginx"),
+    )
+    with memory:
+        result = load.closed_loop(
+            address.hostname,
+            address.port,
+            path,
+            concurrency=concurrency,
+            duration_s=duration_s,
+            stream=True,
+            timeout_s=max(120.0, 4 * duration_s),
+        )
+    result["memory"] = memory.peaks()
+    return result
+
+
+def run(*, serving_dir: Path, levels: tuple[int, ...], duration_s: float) -> dict:
+    from api.native_stack import NativeStack
+
+    serving_dir = Path(serving_dir).resolve()
+    path = request_path(workload.prompt_text(serving_dir))
+    settings = app_settings(levels)
+    stack = NativeStack(
+        models_dir=serving_dir.parent,
+        default_model=serving_dir.name,
+        app_env=settings,
+        nginx_env=NGINX_UNLIMITED,
+        ready_timeout=300.0,
+    )
+    with stack:
+        idle = PeakMemory({"uwsgi": [stack.uwsgi_pid], "nginx": [stack.nginx_pid]})
+        with idle:
+            pass
+        # One short unrecorded round, so first-connection costs stay out of the first level.
+        measure_level(stack, path, concurrency=max(levels), duration_s=min(2.0, duration_s))
+        measured = [
+            measure_level(stack, path, concurrency=concurrency, duration_s=duration_s)
+            for concurrency in levels
+        ]
+    return {
+        "model": serving_dir.name,
+        "app_env": settings,
+        "nginx_env": NGINX_UNLIMITED,
+        "idle_memory": idle.peaks(),
+        "levels": measured,
+    }

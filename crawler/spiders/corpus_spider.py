@@ -10,6 +10,7 @@ import os
 import scrapy
 
 from crawler.corpus_folder import CorpusFolder
+from crawler.settings import user_agent
 
 
 def positive_int(value, *, name: str) -> int:
@@ -38,6 +39,11 @@ class CorpusSpider(scrapy.Spider):
             settings.set("JOBDIR", os.fspath(resume), "cmdline")
         if cache is not None:
             settings.set("HTTPCACHE_ENABLED", is_true(cache), "cmdline")
+        # A contact URL given as a setting reaches the User-Agent, unless that is given too.
+        contact_priority = settings.getpriority("CRAWLER_CONTACT_URL")
+        if settings.getpriority("USER_AGENT") <= contact_priority:
+            agent = user_agent(settings["CRAWLER_CONTACT_URL"])
+            settings.set("USER_AGENT", agent, contact_priority)
         spider = super().from_crawler(crawler, *args, **kwargs)
         out = (
             out

@@ -7,6 +7,7 @@ import pytest
 
 from tests.crawler import wiki_pages
 from tests.crawler.conftest import REPO_ROOT, corpus_snapshot, crawler_env, read_index, run_crawler
+from tests.crawler.local_site import Reply
 
 
 def crawl(site, out, *extra, env=None):
@@ -143,3 +144,23 @@ def test_missing_out_is_a_usage_error():
     result = run_crawler("bulbapedia")
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "--out" in result.stderr
+
+
+def test_retry_after_beyond_the_cap_gives_the_page_up(wiki_site, tmp_path):
+    too_long = Reply(429, b"slow down", {"Retry-After": "3600", "Content-Type": "text/plain"})
+    wiki_site.fail_first(wiki_pages.page_path("EP002"), too_long, too_long)
+    out = tmp_path / "corpus"
+    result = run_crawler(
+        "bulbapedia", "--out", str(out), "--site-root", wiki_site.url, "--series", "EP"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert wiki_site.count(wiki_pages.page_path("EP002")) == 1
+    assert "exceeds RETRY_AFTER_MAX=5" in result.stderr
+    assert "errors: 1" in result.stdout
+    assert "EP002" not in {record["id"] for record in read_index(out)}
+
+
+def test_contact_url_setting_reaches_the_user_agent(wiki_site, tmp_path):
+    contact = "https://example.org/who-runs-this-crawl"
+    crawl(wiki_site, tmp_path / "corpus", "--limit", "1", "-s", f"CRAWLER_CONTACT_URL={contact}")
+    assert {hit.user_agent for hit in wiki_site.hits} == {f"GhostwriterBot/0.1 (+{contact})"}

@@ -1,0 +1,67 @@
+"""The load client's pure parts: percentiles, SSE token accounting, and the level summary."""
+
+import pytest
+
+from bench.load import Sample, percentile, record_events, summarise
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([], 50, None),
+        ([7.0], 99, 7.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
+        ([4.0, 3.0, 2.0, 1.0], 95, 4.0),
+        (list(map(float, range(1, 101))), 99, 99.0),
+        (list(map(float, range(1, 101))), 50, 50.0),
+    ],
+)
+def test_percentile_is_nearest_rank(values, q, expected):
+    assert percentile(values, q) == expected
+
+
+def test_events_count_tokens_and_the_final_usage_is_authoritative():
+    sample = Sample(started=0.0)
+    events = 'data: {"text": "a"}\n\ndata: {"text": "b", "tokens": 2}\n\nda'
+    rest = record_events(sample, events, 0.1)
+    assert rest == "da"
+    assert (sample.tokens, sample.first_token) == (3, 0.1)
+    rest = record_events(sample, rest + 'ta: {"finish_reason": "length", "usage": {', 0.2)
+    rest = record_events(sample, rest + '"completion_tokens": 5}}\n\ndata: [DONE]\n\n', 0.3)
+    assert rest == ""
+    assert sample.tokens == 5
+    assert sample.arrivals == [(0.1, 1), (0.1, 2), (0.3, 2)]
+    assert sample.error is None
+
+
+def test_an_error_event_marks_the_request_failed():
+    sample = Sample(started=0.0)
+    record_events(sample, 'data: {"error": {"type": "overloaded", "message": "busy"}}\n\n', 0.1)
+    assert sample.error == "event:overloaded"
+
+
+def finished(started, first, end, tokens):
+    return Sample(started, first, end, tokens, arrivals=[(first, tokens - 1), (end, 1)])
+
+
+def test_streaming_summary_counts_only_tokens_that_arrived_inside_the_window():
+    samples = [
+        finished(0.0, 0.1, 1.0, 10),
+        finished(1.0, 1.1, 2.5, 10),  # straddles the 2 s window: 9 tokens count
+        Sample(0.5, error="http:503"),
+    ]
+    summary = summarise(samples, concurrency=2, window_s=2.0, stream=True)
+    assert summary["tokens"] == 19
+    assert summary["tokens_per_s"] == 9.5
+    assert summary["requests_per_s"] == 0.5  # one request finished inside the window
+    assert (summary["completed"], summary["errors"]) == (2, 1)
+    assert summary["errors_by_kind"] == {"http:503": 1}
+    assert summary["latency_ms"]["p50"] == 1000.0
+    assert summary["ttft_ms"]["p99"] == 100.0
+
+
+def test_non_streaming_summary_runs_to_the_last_completion():
+    samples = [finished(0.0, 4.0, 4.0, 64), finished(4.0, 8.0, 8.0, 64)]
+    summary = summarise(samples, concurrency=1, window_s=5.0, stream=False)
+    assert summary["seconds"] == 8.0
+    assert summary["tokens_per_s"] == 16.0

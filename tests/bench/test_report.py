@@ -1,0 +1,60 @@
+"""Targets are judged from the measured figures: pass, miss, or not measured."""
+
+from bench import report
+
+
+def stack_level(concurrency, tokens_per_s, ttft_p50, total_rss):
+    return {
+        "concurrency": concurrency,
+        "tokens_per_s": tokens_per_s,
+        "ttft_ms": {"p50": ttft_p50},
+        "memory": {"total": {"rss_mb": total_rss, "pss_mb": total_rss - 50}},
+    }
+
+
+def result(serving_levels):
+    original = {"levels": [{"concurrency": 8, "tokens_per_s": 10.0}]}
+    return {
+        "sections": {
+            "serving": {"status": "ok", "result": {"model": "m", "levels": serving_levels}},
+            "engine_ceiling": {
+                "status": "ok",
+                "result": {
+                    "levels": [
+                        {"batch": 1, "tokens_per_s": 100.0},
+                        {"batch": 32, "tokens_per_s": 1000.0},
+                    ]
+                },
+            },
+            "original_designs": {
+                "status": "ok",
+                "result": {"reload_per_request": original, "load_once": original},
+            },
+        }
+    }
+
+
+def verdicts(targets):
+    return {t["target"]: t["passed"] for t in targets}
+
+
+def test_targets_pass_and_miss_on_the_thresholds():
+    levels = [
+        stack_level(1, 85.0, 100.0, 600.0),  # exactly on every threshold: pass
+        stack_level(8, 99.0, 150.0, 500.0),  # 9.9× the originals: miss
+        stack_level(32, 849.0, 300.0, 601.0),  # 84.9 % of the ceiling, 601 MB: miss
+    ]
+    got = verdicts(report.evaluate_targets(result(levels)))
+    assert got["c1 ≥ 85% of engine batch-1 tokens/s"] is True
+    assert got["c32 ≥ 85% of engine batch-32 tokens/s"] is False
+    assert got["c1 time to first token ≤ 100 ms (p50)"] is True
+    assert got["whole stack ≤ 600 MB RSS"] is False
+    assert got["c8 ≥ 10× reload_per_request at c8"] is False
+    assert got["c32 ≥ 10× load_once at c8"] is True
+
+
+def test_missing_sections_leave_targets_unjudged():
+    empty = {"sections": {"serving": {"status": "missing", "reason": "api not here"}}}
+    targets = report.evaluate_targets(empty)
+    assert len(targets) == 8
+    assert all(t["passed"] is None and t["measured"] == "not measured" for t in targets)

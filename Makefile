@@ -8,8 +8,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 # Debian packages the tests drive for real: nginx in front of uWSGI, Chromium for the page.
-DEB_PACKAGES := nginx-light chromium chromium-driver
-DEB_COMMANDS := nginx chromium chromedriver
+DEB_PACKAGES := nginx-light chromium chromium-driver gettext-base
+DEB_COMMANDS := nginx chromium chromedriver envsubst
 
 .PHONY: install test lint format serve demo bench clean
 

@@ -1,0 +1,44 @@
+"""Ghostwriter's serving API: `create_app(test_config=None)`, the Flask application factory.
+
+Creating the app reads the settings and finds the model folders; the models themselves load in
+the background on the worker's first request (see api.registry), never at import.
+"""
+
+import time
+
+from flask import Flask, g, request
+
+from api import config, errors, service
+from api.routes import generate, openai_compat, service_info
+
+
+def create_app(test_config=None) -> Flask:
+    app = Flask(__name__)
+    app.json.ensure_ascii = False  # prefixes and text in any script, as written
+    app.json.sort_keys = False
+    state = service.build(config.load(test_config))
+    app.extensions[service.EXTENSION] = state
+    errors.register(app)
+    for blueprint in (generate.bp, openai_compat.bp, service_info.bp):
+        app.register_blueprint(blueprint)
+    _count_requests(app, state)
+    return app
+
+
+def _count_requests(app: Flask, state: service.Service) -> None:
+    @app.before_request
+    def start_clock():
+        g.started = time.perf_counter()
+        state.registry.start_loading()
+
+    @app.after_request
+    def count(response):
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        started = g.get("started", time.perf_counter())
+        state.metrics.requests.labels(route, str(response.status_code)).inc()
+
+        def observe():  # at close: a stream lasts until its last event
+            state.metrics.request_duration.labels(route).observe(time.perf_counter() - started)
+
+        response.call_on_close(observe)
+        return response

@@ -1,0 +1,107 @@
+"""The batcher: one thread that groups waiting sequences into engine calls.
+
+Sequences wait in arrival order. When an engine slot is free, the oldest waiting sequence picks
+the batch: it and the next ones with the same engine batch key (same sampling parameters, for
+CTranslate2), up to max_batch_size. An idle batcher waits up to max_wait_ms after the oldest
+arrival for more to join; a busy one takes whatever gathered while the engine worked.
+"""
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from api.engines.base import Engine
+from api.sequence import Request, Sequence
+
+log = logging.getLogger(__name__)
+
+
+class Batcher:
+    def __init__(self, engine: Engine, *, max_batch_size: int, max_wait_ms: float, on_batch=None):
+        self.engine = engine
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_ms / 1000
+        self._on_batch = on_batch or (lambda size: None)  # metrics: sizes of engine calls
+        self._waiting: deque[Sequence] = deque()
+        self._changed = threading.Condition()
+        self._slots = threading.Semaphore(engine.parallelism)
+        self._runners = ThreadPoolExecutor(engine.parallelism, thread_name_prefix="engine")
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._waiting)
+
+    def submit(self, request: Request) -> None:
+        with self._changed:
+            assert not self._closed, "batcher is closed"
+            self._waiting.extend(request.sequences)
+            self._changed.notify()
+
+    def withdraw(self, request: Request) -> bool:
+        """Takes a request's sequences out of the queue if none has started; True if it did."""
+        with self._changed:
+            if request.started.is_set():
+                return False
+            request.cancel()
+            self._waiting = deque(s for s in self._waiting if s.request is not request)
+            return True
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout=5)
+        self._runners.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while True:
+            self._slots.acquire()
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._runners.submit(self._run, batch)
+
+    def _next_batch(self) -> list[Sequence] | None:
+        with self._changed:
+            while True:
+                self._drop_cancelled()
+                if self._closed:
+                    return None
+                if not self._waiting:
+                    self._changed.wait()
+                    continue
+                key = self.engine.batch_key(self._waiting[0].params)
+                batch = [s for s in self._waiting if self.engine.batch_key(s.params) == key]
+                batch = batch[: self.max_batch_size]
+                ready_at = self._waiting[0].request.enqueued_at + self.max_wait_s
+                remaining = ready_at - time.monotonic()
+                if len(batch) < self.max_batch_size and remaining > 0:
+                    self._changed.wait(remaining)
+                    continue
+                taken = {id(s) for s in batch}
+                self._waiting = deque(s for s in self._waiting if id(s) not in taken)
+                for seq in batch:
+                    seq.request.mark_started()
+                return batch
+
+    def _drop_cancelled(self) -> None:
+        if any(s.request.cancelled for s in self._waiting):
+            self._waiting = deque(s for s in self._waiting if not s.request.cancelled)
+
+    def _run(self, batch: list[Sequence]) -> None:
+        try:
+            self._on_batch(len(batch))
+            self.engine.generate(batch)
+            for seq in batch:
+                seq.finish("length")  # engine stopped on its own: only at the length limit
+        except Exception as error:  # the requests answer 500; the batcher carries on
+            log.exception("engine call failed")
+            for seq in batch:
+                seq.fail(error)
+        finally:
+            self._slots.release()

@@ -1,0 +1,71 @@
+"""The API's settings, read once at start: defaults in code → GHOST_* environment → test mapping."""
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ENGINES = ("ctranslate2", "tensorflow")
+
+
+@dataclass(frozen=True)
+class Settings:
+    models_dir: Path  # folder of model folders, one per served model
+    default_model: str | None = None  # None: the first model by name
+    engine: str = "ctranslate2"
+    max_inflight: int = 64  # admission limit: sequences running + queued
+    max_batch_size: int = 32  # sequences in one engine call
+    max_wait_ms: float = 5.0  # how long an idle batcher waits for more sequences to join
+    max_queue_wait: float = 30.0  # seconds a request may wait for the engine before a 503
+    max_length: int = 512  # most new tokens one sample may ask for
+    max_prefix_chars: int = 8000
+    compute_type: str = "int8"
+    inter_threads: int = 1  # engine calls that run at once (each a batch)
+    intra_threads: int = 0  # threads inside one call; 0 lets CTranslate2 use every core
+    retry_after_s: int = 1  # what a 503 tells the client to wait
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(
+                f"GHOST_ENGINE must be one of {', '.join(ENGINES)}, not {self.engine!r}"
+            )
+        for name in ("max_inflight", "max_batch_size", "max_length", "max_prefix_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GHOST_{name.upper()} must be at least 1")
+        if self.max_queue_wait <= 0 or self.max_wait_ms < 0:
+            raise ValueError("GHOST_MAX_QUEUE_WAIT must be > 0 and GHOST_MAX_WAIT_MS >= 0")
+
+
+def _default_models_dir() -> Path:
+    return Path(os.environ.get("GHOST_DATA_DIR", "data")) / "serving"
+
+
+def _convert(kind, raw: str, name: str):
+    if kind not in (int, float, Path):
+        return raw  # plain strings, and the optional default model name
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"GHOST_{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def from_environment(environ=os.environ) -> dict:
+    """The settings given as GHOST_<NAME> variables, converted to their field's type."""
+    values = {}
+    for field in fields(Settings):
+        raw = environ.get(f"GHOST_{field.name.upper()}")
+        if raw is not None and raw != "":
+            values[field.name] = _convert(field.type, raw, field.name)
+    return values
+
+
+def load(test_config=None) -> Settings:
+    """Defaults → GHOST_* environment → `test_config` (keys are field names, any case)."""
+    settings = Settings(models_dir=_default_models_dir())
+    overrides = from_environment()
+    overrides.update({key.lower(): value for key, value in (test_config or {}).items()})
+    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ValueError(f"unknown API settings: {', '.join(sorted(unknown))}")
+    if "models_dir" in overrides:
+        overrides["models_dir"] = Path(overrides["models_dir"])
+    return replace(settings, **overrides)

@@ -1,0 +1,33 @@
+"""Choosing the next token from logits: temperature, top-k, top-p, with a caller's random source.
+
+Used where sampling happens in Python (seeded requests on CTranslate2, the TensorFlow engine), so
+a seed fully determines the draws: the same seed, parameters and model give the same text.
+"""
+
+import numpy as np
+
+
+def choose_token(
+    logits: np.ndarray, *, temperature: float, top_k: int, top_p: float, rng: np.random.Generator
+) -> int:
+    """One token id from a [n_vocab] row of logits. temperature 0 = greedy (argmax)."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    scaled = logits.astype(np.float64) / temperature
+    order = np.argsort(-scaled, kind="stable")
+    if top_k:
+        order = order[:top_k]
+    kept = scaled[order]
+    probs = np.exp(kept - kept[0])
+    probs /= probs.sum()
+    if top_p < 1:
+        # Keep the most probable tokens until their mass reaches top_p (at least one token).
+        cut = int(np.searchsorted(np.cumsum(probs), top_p)) + 1
+        probs = probs[:cut] / probs[:cut].sum()
+        order = order[:cut]
+    return int(order[rng.choice(len(order), p=probs)])
+
+
+def rng_for(seed: int | None, sample: int) -> np.random.Generator:
+    """Sample `sample` of a request: its own stream, derived from the request's seed."""
+    return np.random.default_rng(None if seed is None else [seed, sample])

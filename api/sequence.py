@@ -1,0 +1,99 @@
+"""A request's unit of work: one sequence per sample, reporting tokens back to the request.
+
+Engines call `Sequence.push(token_id)` from their thread for every generated token; its answer
+says whether the engine should stop that sequence (end token, length reached, or the request was
+cancelled: client gone, stop string found, queue timeout). The request's thread reads the
+events from `Request.events`.
+"""
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from api.sampling import SamplingParams
+
+
+@dataclass(frozen=True)
+class Token:
+    sample: int
+    token_id: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    sample: int
+    reason: str  # "length" | "eos"; "stop" is decided by the reader, which sees the text
+
+
+@dataclass(frozen=True)
+class Failed:
+    sample: int
+    error: BaseException
+
+
+class Request:
+    def __init__(self, prompt_ids: list[int], params: SamplingParams, *, eos_id: int):
+        assert prompt_ids, "a prompt has at least one token"
+        self.prompt_ids = prompt_ids
+        self.params = params
+        self.eos_id = eos_id
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.started = threading.Event()  # set when its first sequence enters an engine batch
+        self.enqueued_at = time.monotonic()
+        self.started_at: float | None = None
+        self.cancelled = False
+        self.sequences = [Sequence(self, sample) for sample in range(params.nsamples)]
+
+    def mark_started(self) -> None:
+        if not self.started.is_set():
+            self.started_at = time.monotonic()
+            self.started.set()
+
+    def cancel(self) -> None:
+        """Stops every sequence at its next token; harmless after they have finished."""
+        self.cancelled = True
+
+
+class Sequence:
+    def __init__(self, request: Request, sample: int):
+        self.request = request
+        self.sample = sample
+        self.generated = 0
+        self.finished = False
+        self.halted = False  # the reader saw a stop string: no more tokens wanted
+
+    @property
+    def params(self) -> SamplingParams:
+        return self.request.params
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return self.request.prompt_ids
+
+    def push(self, token_id: int) -> bool:
+        """Records a generated token; True means: stop generating this sequence."""
+        if self.finished:
+            return True
+        if self.request.cancelled or self.halted:
+            self.finish("cancelled")
+            return True
+        if token_id == self.request.eos_id:
+            self.finish("eos")
+            return True
+        self.generated += 1
+        self.request.events.put(Token(self.sample, token_id))
+        if self.generated >= self.params.length:
+            self.finish("length")
+            return True
+        return False
+
+    def finish(self, reason: str) -> None:
+        if not self.finished:
+            self.finished = True
+            self.request.events.put(Finished(self.sample, reason))
+
+    def fail(self, error: BaseException) -> None:
+        if not self.finished:
+            self.finished = True
+            self.request.events.put(Failed(self.sample, error))

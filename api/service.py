@@ -1,0 +1,50 @@
+"""The per-app state the routes share: settings, models, admission, metrics."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from api.admission import Admission
+from api.config import Settings
+from api.generation import Limits
+from api.metrics import Metrics
+from api.registry import Registry
+
+EXTENSION = "ghostwriter"
+
+
+@dataclass
+class Service:
+    settings: Settings
+    registry: Registry
+    admission: Admission
+    metrics: Metrics
+
+    @property
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(
+            admission=self.admission,
+            max_queue_wait=s.max_queue_wait,
+            max_length=s.max_length,
+            retry_after_s=s.retry_after_s,
+        )
+
+
+def build(settings: Settings) -> Service:
+    metrics = Metrics()
+    registry = Registry(
+        settings,
+        on_batch=metrics.batch_size.observe,
+        on_load=lambda name: metrics.model_loads.labels(name).inc(),
+    )
+    admission = Admission(settings.max_inflight)
+    metrics.in_flight.set_function(lambda: admission.in_flight)
+    metrics.queue_depth.set_function(
+        lambda: sum(m.batcher.queue_depth for m in list(registry.models.values()))
+    )
+    return Service(settings, registry, admission, metrics)
+
+
+def current() -> Service:
+    return current_app.extensions[EXTENSION]

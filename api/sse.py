@@ -1,0 +1,29 @@
+"""Server-sent events: a streaming Flask response that always gives its resources back."""
+
+import json
+
+from flask import Response
+
+from api.errors import ApiError
+
+
+def event(data) -> str:
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return f"data: {text}\n\n"
+
+
+def error_event(error: Exception) -> str:
+    """An error after the 200 went out can only travel as an event, in the one error shape."""
+    if not isinstance(error, ApiError):
+        error = ApiError("internal server error; the server log has details", type="internal")
+    return event(error.body())
+
+
+def response(events, *, on_close) -> Response:
+    """`on_close` runs when the response ends, even if the client left before the first event
+    (a generator that never started would skip its `finally`)."""
+    streamed = Response(events, mimetype="text/event-stream")
+    streamed.headers["Cache-Control"] = "no-cache"
+    streamed.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered
+    streamed.call_on_close(on_close)
+    return streamed

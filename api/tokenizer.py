@@ -1,0 +1,40 @@
+"""GPT-2's byte-level BPE from a model folder's encoder.json + vocab.bpe, via `tokenizers`.
+
+Encodes exactly like gpt-2-simple's Python encoder: GPT-2's pre-tokenization regex, no prefix
+space, no special tokens (text containing "<|endoftext|>" encodes as ordinary pieces).
+"""
+
+import json
+from pathlib import Path
+
+EOS_TOKEN = "<|endoftext|>"
+
+
+class Tokenizer:
+    def __init__(self, folder: Path):
+        from tokenizers import Tokenizer as Fast
+        from tokenizers import decoders, models, pre_tokenizers
+
+        vocab = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        merges = _read_merges(folder / "vocab.bpe")
+        fast = Fast(models.BPE(vocab=vocab, merges=merges))
+        fast.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        fast.decoder = decoders.ByteLevel()
+        self._fast = fast
+        self.tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+        self.n_vocab = len(self.tokens)
+        assert self.tokens[-1] == EOS_TOKEN, "encoder.json must end with <|endoftext|>"
+        self.eos_id = self.n_vocab - 1
+
+    def encode(self, text: str) -> list[int]:
+        return self._fast.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of the ids; bytes that do not yet form a whole character come out as U+FFFD."""
+        return self._fast.decode(ids, skip_special_tokens=False)
+
+
+def _read_merges(path: Path) -> list[tuple[str, str]]:
+    # gpt-2-simple drops the "#version" header and the empty last line.
+    lines = path.read_text(encoding="utf-8").split("\n")[1:-1]
+    return [tuple(line.split(" ")) for line in lines if line]

@@ -3,7 +3,8 @@
 `begin` encodes and checks the prompt, takes admission slots and queues the request;
 `Run.wait_started` turns a too-long queue wait into a 503 before any response is sent;
 `Run.chunks` yields text as tokens arrive and fills `Run.samples`. `Run.close` (always, via
-the iterator's finally) cancels what is still running, e.g. for a client that went away, and gives the slots back.
+the iterator's finally) cancels what is still running, e.g. for a client that went away,
+and gives the slots back.
 """
 
 import queue

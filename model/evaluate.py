@@ -13,6 +13,7 @@ eval.json: {"format": 1, "run", "step", "data": {"dir", "val_sha256", "test_exam
 RESULT: {"model", "path", "step", "perplexity", "nll", "tokens_scored", "bleu", "chrf", "seconds"}.
 """
 
+import argparse
 import json
 import math
 import os
@@ -35,6 +36,8 @@ SCORING_BATCH = 8
 
 
 def add_arguments(parser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--run", required=True, help="fine-tuned run in $GHOST_DATA_DIR/checkpoint")
     parser.add_argument(
         "--data", required=True, type=Path, help="prepared folder with val.txt and test.jsonl"

@@ -7,11 +7,13 @@ gpt-2-simple's checkpoint and TensorBoard events (`tensorboard --logdir data/che
 
 Defaults follow the base model's size:
 - the offline demo model (`model init`, 4 x 256): batch 8 x 256 tokens, learning rate 1e-3 (it
-  starts from random weights), 2000 steps; it visibly learns the corpus in a few CPU minutes.
+  starts from random weights), 2000 steps. Measured on 2 CPU cores: ~0.5 s a step (~4,400
+  tokens/s); the loss falls visibly within the first minute, and the demo caps it with --minutes.
 - GPT-2 124M and larger (n_embd >= 768), for a GPU: batch 2 x 1024 tokens with gradients
   accumulated over 4 batches (fits a 16 GB card), learning rate 1e-4 (gpt-2-simple's), 1000 steps.
 """
 
+import argparse
 import json
 import math
 import re
@@ -50,21 +52,34 @@ RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 SIGNAL_EXIT = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
 
+def default_help(key: str) -> str:
+    return f"default {DEMO[key]:g} (demo model) / {GPT2[key]:g} (GPT-2 size)"
+
+
 def add_arguments(parser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--base", required=True, help="base model in $GHOST_DATA_DIR/models")
     parser.add_argument("--dataset", required=True, type=Path, help="training text (train.txt)")
     parser.add_argument("--run", required=True, help="run name: $GHOST_DATA_DIR/checkpoint/RUN")
     parser.add_argument(
-        "--steps", type=int, help="stop after N steps in all (resumed runs count on)"
-    )
+        "--steps", type=int, help="stop after N steps in all, resumed sessions included; "
+        + default_help("steps") + ", none with --minutes alone",
+    )  # fmt: skip
     parser.add_argument("--minutes", type=float, help="stop after this much training time in all")
-    parser.add_argument("--batch-size", type=int, help="sequences of n_ctx tokens per batch")
-    parser.add_argument("--accumulate-gradients", type=int, help="batches per optimizer update")
-    parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
-    parser.add_argument("--sample-every", type=int, help="print a sample every N steps; 0: never")
-    parser.add_argument("--save-every", type=int, help="save a checkpoint every N steps")
+    flags = {
+        "batch_size": "sequences of n_ctx tokens per batch",
+        "accumulate_gradients": "batches per optimizer update",
+        "learning_rate": "Adam learning rate",
+        "sample_every": "print a sample every N steps, 0: never",
+        "save_every": "save a checkpoint every N steps",
+        "val_every": "validation loss every N steps (with --val), 0: never",
+    }
+    for key, text in flags.items():
+        kind = float if key == "learning_rate" else int
+        flag = "--" + key.replace("_", "-")
+        parser.add_argument(flag, type=kind, help=f"{text}; {default_help(key)}")
     parser.add_argument("--val", type=Path, help="validation text (val.txt) for a val loss")
-    parser.add_argument("--val-every", type=int, help="validation loss every N steps; 0: never")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace RUN even if it holds another training"
     )

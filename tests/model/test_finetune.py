@@ -337,3 +337,33 @@ def test_metrics_after_the_last_checkpoint_are_dropped_on_resume(tmp_path):
     assert [row["step"] for row in training_log.read_metrics(tmp_path)] == [1, 2, 3, 4, 5]
     assert [row["step"] for row in training_log.keep_metrics_before(tmp_path, 3)] == [1, 2, 3]
     assert [row["step"] for row in training_log.read_metrics(tmp_path)] == [1, 2, 3]
+
+
+def test_first_signal_asks_for_a_stop_and_a_second_interrupts_at_once(capsys):
+    from model.training_watch import StopControl
+
+    before = signal.getsignal(signal.SIGTERM)
+    with StopControl() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.reason == "SIGINT"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert "SIGINT: saving a checkpoint after this step" in capsys.readouterr().out
+
+
+def test_advice_filter_drops_only_gpt_2_simples_tuning_advice():
+    import io
+
+    from model.training import AdviceFilter
+
+    out = io.StringIO()
+    advice = AdviceFilter(out)
+    print("For larger models, the recommended finetune() parameters are:", file=advice)
+    print("\tuse_memory_saving_gradients = True", file=advice)
+    print("\tonly_train_transformer_layers = True", file=advice)
+    print("\taccumulate_gradients = 1\n", file=advice)
+    print("Loading checkpoint x", file=advice)
+    print("", file=advice)
+    print("dataset has 5 tokens", file=advice)
+    assert out.getvalue() == "Loading checkpoint x\n\ndataset has 5 tokens\n"

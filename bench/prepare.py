@@ -1,0 +1,111 @@
+"""`python -m bench.prepare --size-mb 500`: `corpus prepare` speed (MB/s) and peak memory.
+
+Generates a lyrics-like corpus of the given size in a temporary folder (site residue, section
+headers, curly quotes, mojibake, non-breaking spaces, a few exact duplicates: work for every
+rule), runs the real CLI on it in a subprocess and reads that process's own peak RSS from the
+kernel (wait4), so nothing else this process started counts.
+Target on the 2-core development machine: ≥ 15 MB/s and ≤ 300 MB peak RSS at 500 MB.
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TARGET_MB_PER_S = 15.0
+TARGET_RSS_MB = 300.0
+_WORD_TEXT = (
+    "I you we they night city lights river road heart fire rain gold money time love dream "
+    "running falling waiting calling holding breaking never always only still again tonight "
+    "baby yeah oh down up back home away slow fast higher lower cold burning silver morning "
+    "don’t can’t won’t it’s “go” café naïve señor déjà vu"
+)
+_WORDS = _WORD_TEXT.split()
+_HEADERS = ("[Intro]", "[Verse 1]", "[Chorus]", "[Verse 2: Guest]", "[Bridge]", "[Outro]")
+
+
+def _stanza(rng: random.Random) -> str:
+    lines = (" ".join(rng.choices(_WORDS, k=rng.randint(5, 10))) for _ in range(rng.randint(4, 8)))
+    return "\n".join(lines)
+
+
+def _song(rng: random.Random, number: int) -> str:
+    parts = [f"{rng.randint(1, 90)} ContributorsSong {number} Lyrics"]
+    for header in rng.sample(_HEADERS, k=rng.randint(3, 6)):
+        parts.append(f"{header}\n{_stanza(rng)}")
+    text = "\n\n".join(parts)
+    if number % 7 == 0:
+        text = text.replace("’", "â€™")  # UTF-8 read as cp1252 somewhere upstream
+    if number % 5 == 0:
+        text = text.replace(" night", "\xa0night")
+    return text + f"\nYou might also like{rng.randint(1, 999)}Embed"
+
+
+def write_corpus(folder: Path, *, size_mb: float, seed: int = 0) -> int:
+    """Writes songs until `size_mb` MB are on disk; returns how many files it wrote."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    target, written, number, previous = size_mb * 1e6, 0, 0, ""
+    while written < target:
+        text = previous if number % 50 == 49 else _song(rng, number)  # some exact duplicates
+        data = text.encode("utf-8")
+        (folder / f"song-{number:07d}.txt").write_bytes(data)
+        written += len(data)
+        number, previous = number + 1, text
+    return number
+
+
+def _run_prepare(corpus: Path, out: Path, log: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit status) of one prepare subprocess."""
+    command = [sys.executable, "-m", "corpus", "prepare", str(corpus), str(out)]
+    command += ["--profile", "lyrics"]
+    with log.open("w") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=output)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return seconds, usage.ru_maxrss / 1024, process.returncode  # ru_maxrss: KiB on Linux
+
+
+def run(*, size_mb: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-prepare-") as temp:
+        corpus, out, log = Path(temp) / "corpus", Path(temp) / "prepared", Path(temp) / "log"
+        files = write_corpus(corpus, size_mb=size_mb)
+        input_bytes = sum(path.stat().st_size for path in corpus.iterdir())
+        seconds, peak_rss_mb, status = _run_prepare(corpus, out, log)
+        if status:
+            raise RuntimeError(f"corpus prepare failed ({status}):\n{log.read_text()[-2000:]}")
+        stats = json.loads((out / "stats.json").read_text())
+    mb_per_s = input_bytes / 1e6 / seconds
+    return {
+        "size_mb": round(input_bytes / 1e6, 1),
+        "files": files,
+        "documents": stats["documents"]["out"],
+        "dropped": stats["documents"]["dropped"],
+        "seconds": round(seconds, 2),
+        "mb_per_s": round(mb_per_s, 1),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+        "targets": {
+            f"≥ {TARGET_MB_PER_S:g} MB/s": mb_per_s >= TARGET_MB_PER_S,
+            f"≤ {TARGET_RSS_MB:g} MB peak RSS": peak_rss_mb <= TARGET_RSS_MB,
+        },
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.prepare", description=__doc__)
+    parser.add_argument("--size-mb", type=float, default=500.0, help="corpus size to generate")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(size_mb=args.size_mb), indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""`python -m corpus COMMAND …`: one subcommand per module, each with add_arguments() and run()."""
+
+import argparse
+import importlib
+import sys
+
+from corpus.errors import UsageError
+
+COMMANDS = {"prepare": "corpus.prepare"}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get the project's one line on stderr (not argparse's usage block), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")
+
+
+def main(argv=None) -> int:
+    parser = OneLineParser(prog="python -m corpus", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(subparsers.add_parser(name, help=module.__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    try:
+        return importlib.import_module(COMMANDS[args.command]).run(args) or 0
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Applying the rules to one document, chunk by chunk, in bounded memory.
+
+The cleaned document comes out as pieces whose concatenation is the document: text pieces that
+start and end with a non-space character, and between them the whitespace "seam" that joined them.
+A seam may be made of the end of one chunk and the start of the next, so it is tidied on its own
+by the whitespace rule (which only ever looks at whitespace, so tidying the seam alone gives what
+tidying the whole text would). The document's leading and trailing whitespace is dropped.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from corpus.rules import Rule
+
+
+@dataclass
+class RuleChanges:
+    """Per rule: documents it changed, and characters it added (negative: removed)."""
+
+    documents: Counter = field(default_factory=Counter)
+    chars: Counter = field(default_factory=Counter)
+
+    def as_dict(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        return {
+            name: {"documents_changed": self.documents[name], "chars_delta": self.chars[name]}
+            for name in names
+        }
+
+
+def _with_ends(chunks: Iterable[str]) -> Iterator[tuple[bool, bool, str]]:
+    """(is_first, is_last, chunk) for each chunk."""
+    iterator = iter(chunks)
+    current = next(iterator, None)
+    first = True
+    while current is not None:
+        following = next(iterator, None)
+        yield first, following is None, current
+        first, current = False, following
+
+
+def _apply(rules: list[Rule], chunk: str, *, first: bool, last: bool, delta: Counter) -> str:
+    for rule in rules:
+        if (rule.scope == "head" and not first) or (rule.scope == "tail" and not last):
+            continue
+        result = rule.apply(chunk)
+        if result is not chunk and result != chunk:
+            delta[rule.name] += len(result) - len(chunk)  # a key is set even when it adds 0
+        chunk = result
+    return chunk
+
+
+def clean_document(chunks: Iterable[str], rules: list[Rule], changes: RuleChanges) -> Iterator[str]:
+    """The cleaned document in pieces (see the module docstring); records what each rule did."""
+    tidy_seam = next((rule.apply for rule in rules if rule.name == "whitespace"), None)
+    delta: Counter = Counter()  # rule → chars added in this document; keys: the rules that acted
+    held = ""  # whitespace after the last text piece, waiting for what follows
+    started = False
+    for first, last, chunk in _with_ends(chunks):
+        chunk = _apply(rules, chunk, first=first, last=last, delta=delta)
+        start = len(chunk) - len(chunk.lstrip())
+        if start == len(chunk):
+            held += chunk
+            continue
+        end = len(chunk.rstrip())
+        if started:
+            seam = held + chunk[:start]
+            seam = tidy_seam(seam) if tidy_seam else seam
+            if seam:
+                yield seam
+        yield chunk[start:end]
+        held, started = chunk[end:], True
+    for name, chars in delta.items():
+        changes.documents[name] += 1
+        changes.chars[name] += chars

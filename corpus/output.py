@@ -1,0 +1,127 @@
+"""The prepared folder, written all at once or not at all.
+
+Everything is written into `.NAME.partial-PID` next to OUT_DIR and swapped in at the end: the old
+folder is renamed aside, the new one renamed into place, the old one deleted. A run that fails or
+is killed leaves the previous output (or, killed between the two renames, the previous output
+under `.NAME.old-PID`), never a half-written folder under OUT_DIR.
+"""
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from corpus.errors import UsageError
+from corpus.rules import EOS
+
+FILES = ("train.txt", "val.txt", "test.jsonl", "stats.json")
+DELIMITER = f"\n{EOS}\n"  # after each document, as gpt-2-simple's load_dataset expects
+_AUGMENTED = "augmented.part"  # copies for train, appended after all originals
+
+
+def check_out_dir(out_dir: Path, in_dir: Path) -> None:
+    """OUT_DIR must not overlap IN_DIR and, if it exists, must be a previous prepare output (it is
+    replaced whole, so a wrong path must not wipe an unrelated folder)."""
+    out_resolved, in_resolved = out_dir.resolve(), in_dir.resolve()
+    if out_resolved == in_resolved or in_resolved in out_resolved.parents:
+        raise UsageError(f"OUT_DIR {out_dir} is inside IN_DIR {in_dir}; write it somewhere else")
+    if out_resolved in in_resolved.parents:
+        raise UsageError(f"IN_DIR {in_dir} is inside OUT_DIR {out_dir}; write it somewhere else")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"OUT_DIR {out_dir} is a file; give a folder path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "stats.json").is_file():
+        raise UsageError(
+            f"OUT_DIR {out_dir} is a folder that prepare did not write (no stats.json), and "
+            "prepare replaces OUT_DIR whole; give a new or empty folder"
+        )
+
+
+def _remove_abandoned(out_dir: Path) -> None:
+    """Partial folders of runs that were killed (their process is gone)."""
+    for leftover in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _json_chars(text: str) -> str:
+    """`text` escaped as the inside of a JSON string; escaping pieces one by one and joining them
+    gives the escaping of the joined text."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+class PreparedOutput:
+    """Open files of a prepared folder being written; `commit()` swaps it in."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.work_dir = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+
+    def __enter__(self) -> "PreparedOutput":
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(self.out_dir)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.work_dir.mkdir()
+        self._files = {
+            name: (self.work_dir / name).open("w+", encoding="utf-8", newline="\n")
+            for name in ("train.txt", "val.txt", "test.jsonl", _AUGMENTED)
+        }
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        for file in self._files.values():
+            file.close()
+        shutil.rmtree(self.work_dir, ignore_errors=True)  # gone already after a commit
+
+    def write_document(self, split: str, pieces: Iterable[str]) -> None:
+        file = self._files["train.txt" if split == "train" else "val.txt"]
+        file.writelines(pieces)
+        file.write(DELIMITER)
+
+    def write_augmented(self, pieces: Iterable[str]) -> None:
+        file = self._files[_AUGMENTED]
+        file.writelines(pieces)
+        file.write(DELIMITER)
+
+    def write_test(self, doc_id: str, *, prompt: Iterable[str], reference: str, extra: dict):
+        """One test.jsonl line, the prompt streamed (it may be long)."""
+        file = self._files["test.jsonl"]
+        file.write('{"id": ' + json.dumps(doc_id, ensure_ascii=False) + ', "prompt": "')
+        file.writelines(_json_chars(piece) for piece in prompt)
+        file.write('", "reference": ' + json.dumps(reference, ensure_ascii=False))
+        for key, value in extra.items():
+            file.write(f", {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+        file.write("}\n")
+
+    def commit(self, stats: dict) -> None:
+        augmented = self._files.pop(_AUGMENTED)
+        augmented.seek(0)
+        shutil.copyfileobj(augmented, self._files["train.txt"], 1 << 20)
+        augmented.close()
+        (self.work_dir / _AUGMENTED).unlink()
+        for file in self._files.values():
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+        with (self.work_dir / "stats.json").open("w", encoding="utf-8") as file:
+            json.dump(stats, file, indent=2, ensure_ascii=False)
+            file.write("\n")
+        self._swap_in()
+
+    def _swap_in(self) -> None:
+        old = self.out_dir.parent / f".{self.out_dir.name}.old-{os.getpid()}"
+        if self.out_dir.exists():
+            os.replace(self.out_dir, old)
+        os.replace(self.work_dir, self.out_dir)
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""Reading a corpus folder: the documents, the crawler's index, and each document's text as a
+stream of chunks that end where rules may safely cut (see `corpus.cleaning`)."""
+
+import codecs
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.errors import UsageError
+
+INDEX_NAME = "index.jsonl"
+READ_BYTES = 1 << 20
+# Characters per chunk handed to the rules: big enough that per-chunk overhead vanishes, small
+# enough that a rule's copies of it stay a few MB.
+CHUNK_CHARS = 1 << 20
+_REPLACEMENT = "\ufffd"
+_REPLACEMENT_BYTES = _REPLACEMENT.encode()
+
+
+class BinaryDocument(Exception):
+    """A .txt file with NUL bytes: not text; skipped."""
+
+
+@dataclass
+class Decoding:
+    """What decoding one file found: U+FFFD characters that stand for invalid UTF-8 bytes."""
+
+    bytes_read: int = 0
+    replacements: int = 0  # U+FFFD after decoding
+    genuine: int = 0  # U+FFFD already in the file, encoded validly
+
+    @property
+    def invalid(self) -> int:
+        return self.replacements - self.genuine
+
+
+def list_documents(in_dir: Path) -> list[Path]:
+    """The `.txt` documents of a corpus folder, in name order (the order decides which of two
+    duplicates is kept, so it must not depend on the file system)."""
+    if not in_dir.exists():
+        raise UsageError(f"IN_DIR {in_dir} does not exist; give a corpus folder of .txt files")
+    if not in_dir.is_dir():
+        raise UsageError(f"IN_DIR {in_dir} is not a folder; give a corpus folder of .txt files")
+    names = sorted(
+        entry.name
+        for entry in os.scandir(in_dir)
+        if entry.name.endswith(".txt") and not entry.name.startswith(".") and entry.is_file()
+    )
+    paths = [in_dir / name for name in names]
+    if not paths:
+        raise UsageError(f"IN_DIR {in_dir} has no .txt documents; crawl or copy some there first")
+    return paths
+
+
+def read_index(in_dir: Path) -> tuple[dict[str, dict], int]:
+    """Titles and URLs by document id from the crawler's index.jsonl (when there is one), and the
+    number of lines that could not be read (the index is a convenience here, not a must)."""
+    path = in_dir / INDEX_NAME
+    if not path.is_file():
+        return {}, 0
+    entries, unreadable = {}, 0
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+                entries[str(record["id"])] = {
+                    key: record[key] for key in ("title", "url") if record.get(key)
+                }
+            except (ValueError, KeyError, TypeError):
+                unreadable += 1
+    return entries, unreadable
+
+
+def read_text(path: Path, decoding: Decoding) -> Iterator[str]:
+    """The file's text in pieces: invalid UTF-8 → U+FFFD (counted), any line ending → "\\n".
+    Raises BinaryDocument on a NUL byte."""
+    decoder = io.IncrementalNewlineDecoder(
+        codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True
+    )
+    previous_tail = b""  # an encoded U+FFFD may straddle two reads
+    with path.open("rb") as file:
+        while data := file.read(READ_BYTES):
+            if b"\x00" in data:
+                raise BinaryDocument(path)
+            decoding.bytes_read += len(data)
+            decoding.genuine += (previous_tail + data).count(_REPLACEMENT_BYTES)
+            previous_tail = data[-2:]
+            text = decoder.decode(data)
+            decoding.replacements += text.count(_REPLACEMENT)
+            yield text
+    text = decoder.decode(b"", final=True)
+    decoding.replacements += text.count(_REPLACEMENT)
+    yield text
+
+
+def safe_cut(text: str, target: int) -> int:
+    """Where a chunk of `text` may end, at most `target` and at least half of it: after a line
+    break, else after a space, else (a run of characters with no space at all) at `target`."""
+    for separator in ("\n", " "):
+        found = text.rfind(separator, target // 2, target)
+        if found != -1:
+            return found + 1
+    return target
+
+
+def safe_chunks(pieces: Iterable[str], *, size: int = CHUNK_CHARS) -> Iterator[str]:
+    """Re-cuts text pieces into chunks of about `size` characters at safe places.
+
+    A chunk is cut only once 2×size characters are buffered, so the last chunk of a long document
+    still holds at least `size` characters: a "tail" rule sees the whole ending, a "head" rule the
+    whole beginning."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        while len(buffer) >= 2 * size:
+            cut = safe_cut(buffer, size)
+            yield buffer[:cut]
+            buffer = buffer[cut:]
+    if buffer:
+        yield buffer

@@ -46,6 +46,11 @@ class JobDirGuard:
         return guard
 
     def spider_closed(self, reason: str) -> None:
+        if reason == "finished":
+            # A finished job has nothing left to resume; the next run with this JOBDIR reads the
+            # list pages again for new documents (finished ones are skipped via the corpus).
+            shutil.rmtree(self.jobdir / "requests.queue", ignore_errors=True)
+            (self.jobdir / "requests.seen").unlink(missing_ok=True)
         self.marker.unlink(missing_ok=True)
 
 
@@ -61,10 +66,12 @@ def summary_lines(stats: dict) -> list[str]:
         f"pages fetched: {stats.get('downloader/response_count', 0)}"
         f" (from cache: {stats.get('httpcache/hit', 0)})",
         f"documents written: {stats.get('corpus/documents_written', 0)}"
-        f" (already in the corpus, skipped: {stats.get('corpus/skipped_finished', 0)})",
+        f" ({stats.get('corpus/bytes_written', 0) / 1024:.1f} KiB;"
+        f" already in the corpus, skipped: {stats.get('corpus/skipped_finished', 0)})",
         f"dropped: {sum(dropped.values())} ({dropped_text})",
         f"errors: {stats.get('log_count/ERROR', 0)}",
-        f"finish reason: {stats.get('finish_reason', 'unknown')}",
+        f"finish reason: {stats.get('finish_reason', 'unknown')}"
+        f" after {stats.get('elapsed_time_seconds', 0):.1f} s",
     ]
 
 

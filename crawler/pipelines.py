@@ -66,4 +66,5 @@ class CorpusWriterPipeline:
             text=adapter["text"],
         )
         self.crawler.stats.inc_value("corpus/documents_written")
+        self.crawler.stats.inc_value("corpus/bytes_written", len(adapter["text"].encode()))
         return item

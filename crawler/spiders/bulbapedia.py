@@ -56,9 +56,7 @@ class BulbapediaSpider(CorpusSpider):
 
     def parse_list(self, response, series):
         seen = set()
-        for href in response.css(
-            "#mw-content-text a::attr(href), .mw-parser-output a::attr(href)"
-        ).getall():
+        for href in response.css("#mw-content-text a::attr(href)").getall():
             url = response.urljoin(href)
             code = episode_code(url)
             if not code or not code.startswith(series) or code in seen:

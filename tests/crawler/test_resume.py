@@ -105,6 +105,16 @@ def test_bulbapedia_crawl_resumes_after_a_kill(wiki_site, tmp_path, how):
     assert_nothing_half_written(out)
     assert corpus_snapshot(out) == corpus_snapshot(reference)
 
+    # The job is finished: the same --resume folder starts over from the list page, and only
+    # pages that gave no document (dropped ones) are fetched again.
+    before_third = len(wiki_site.hits)
+    again = run_crawler(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    third = wiki_site.paths()[before_third:]
+    assert wiki_pages.EP_LIST in third
+    assert not {wiki_pages.page_path(code) for code in wiki_pages.WRITTEN} & set(third)
+    assert corpus_snapshot(out) == corpus_snapshot(reference)
+
 
 @pytest.mark.timeout(180)
 def test_genius_resume_keeps_the_token_out_of_the_job_folder(genius_site, tmp_path):

@@ -14,6 +14,8 @@ Defaults follow the base model's size:
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import math
 import re
@@ -201,6 +203,39 @@ def train_session(run_dir: Path, base_dir: Path, settings: dict, *, step: int, r
         return stop.reason or "steps"
 
 
+@contextlib.contextmanager
+def exclusive(run_dir: Path):
+    """One trainer per run: a second process on the same run would interleave checkpoints."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f".{run_dir.name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"run {run_dir.name!r} is being trained by another process; wait for it to "
+                "finish (or stop it: it saves on SIGTERM), or choose another --run"
+            ) from None
+        yield
+
+
+def resumable(args, run_dir: Path, settings: dict, sha: str):
+    """(record, saved step, metrics so far) of the run to continue; record None for a new run,
+    and None overall when the run has already reached its steps or minutes."""
+    if args.overwrite:
+        return None, 0, []
+    record = run_record.check_same_run(run_dir, base=args.base, dataset_sha256=sha)
+    if record is None:
+        return None, 0, []
+    step = saved_step(run_dir)
+    rows = training_log.keep_metrics_before(run_dir, step)
+    done = already_done(settings, step=step, elapsed_s=rows[-1]["elapsed_s"] if rows else 0)
+    if done:
+        print(f"run {args.run} is complete ({done}); raise --steps or --minutes to train on")
+        return None
+    print(f"resuming run {args.run} from step {step}")
+    return record, step, rows
+
+
 def run(args) -> int:
     base_dir = paths.base_path(args.base).resolve()
     hparams = json.loads((base_dir / "hparams.json").read_text())
@@ -208,38 +243,29 @@ def run(args) -> int:
     run_dir = run_folder(args.run).resolve()
     dataset = args.dataset.resolve()
     token_data.read_text(dataset, what="dataset")
-    sha = token_data.sha256_file(dataset)
-    record = None
-    if not args.overwrite:
-        record = run_record.check_same_run(run_dir, base=args.base, dataset_sha256=sha)
-    step, rows = 0, []
-    if record is not None:
-        step = saved_step(run_dir)
-        rows = training_log.keep_metrics_before(run_dir, step)
-        done = already_done(settings, step=step, elapsed_s=rows[-1]["elapsed_s"] if rows else 0)
-        if done:
-            print(f"run {args.run} is complete ({done}); raise --steps or --minutes to train on")
+    with exclusive(run_dir):
+        resume = resumable(args, run_dir, settings, token_data.sha256_file(dataset))
+        if resume is None:
             return 0
-        print(f"resuming run {args.run} from step {step}")
-
-    n_ctx = hparams["n_ctx"]
-    train_tokens = encode_checked(base_dir, dataset, n_ctx=n_ctx, what="dataset")
-    val_tokens = None
-    if args.val is not None:
-        val_tokens = encode_checked(base_dir, args.val.resolve(), n_ctx=n_ctx, what="--val file")
-    if args.overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
-        print(f"--overwrite: removed the earlier {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = record or new_record(args, base_dir, describe_file(dataset, train_tokens))
-    record["val"] = None if val_tokens is None else describe_file(args.val, val_tokens)
-    record = run_record.start_session(record, from_step=step, parameters=settings)
-    run_record.write(run_dir, record)
-    sync_counter(run_dir, step)
-
-    stop = train_session(run_dir, base_dir, settings, step=step, rows=rows,
-                         train_tokens=train_tokens, val_tokens=val_tokens)  # fmt: skip
-    return finish(run_dir, record, stop)
+        record, step, rows = resume
+        n_ctx = hparams["n_ctx"]
+        train_tokens = encode_checked(base_dir, dataset, n_ctx=n_ctx, what="dataset")
+        val_tokens = None
+        if args.val is not None:
+            val = args.val.resolve()
+            val_tokens = encode_checked(base_dir, val, n_ctx=n_ctx, what="--val file")
+        if args.overwrite and run_dir.exists():
+            shutil.rmtree(run_dir)
+            print(f"--overwrite: removed the earlier {run_dir}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        record = record or new_record(args, base_dir, describe_file(dataset, train_tokens))
+        record["val"] = None if val_tokens is None else describe_file(args.val, val_tokens)
+        record = run_record.start_session(record, from_step=step, parameters=settings)
+        run_record.write(run_dir, record)
+        sync_counter(run_dir, step)
+        stop = train_session(run_dir, base_dir, settings, step=step, rows=rows,
+                             train_tokens=train_tokens, val_tokens=val_tokens)  # fmt: skip
+        return finish(run_dir, record, stop)
 
 
 def finish(run_dir: Path, record: dict, stop: str) -> int:

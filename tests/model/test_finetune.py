@@ -367,3 +367,18 @@ def test_advice_filter_drops_only_gpt_2_simples_tuning_advice():
     print("", file=advice)
     print("dataset has 5 tokens", file=advice)
     assert out.getvalue() == "Loading checkpoint x\n\ndataset has 5 tokens\n"
+
+
+def test_a_run_being_trained_elsewhere_is_refused(tiny_base, monkeypatch, capsys):
+    import fcntl
+
+    monkeypatch.setenv("GHOST_DATA_DIR", str(tiny_base.data_dir))
+    lock_path = tiny_base.data_dir / "checkpoint" / ".ft-busy.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with lock_path.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what a running finetune of ft-busy holds
+        args = ["--base", "tiny", "--dataset", str(tiny_base.train_txt), "--run", "ft-busy"]
+        assert model_main(["finetune", *args]) == 2
+    err = capsys.readouterr().err
+    assert "run 'ft-busy' is being trained by another process" in err
+    assert not (tiny_base.data_dir / "checkpoint" / "ft-busy").exists()

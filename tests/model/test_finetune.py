@@ -185,7 +185,9 @@ def test_sigterm_saves_a_loadable_checkpoint_and_a_rerun_continues(tiny_base, re
     trained = reader.get_tensor("model/wte")
     assert np.isfinite(trained).all() and not np.allclose(trained, base.get_tensor("model/wte"))
 
-    resumed = finetune_cli(tiny_base, "ft-sigterm", repetitive[0], "--steps", str(step + 3))
+    # Settings may change on resume: here batches are accumulated two per update.
+    flags = ["--steps", str(step + 3), "--accumulate-gradients", "2"]
+    resumed = finetune_cli(tiny_base, "ft-sigterm", repetitive[0], *flags)
     assert resumed.result.returncode == 0, resumed.result.stderr[-3000:]
     assert f"resuming run ft-sigterm from step {step}" in resumed.result.stdout
     assert f"Loading checkpoint {run_dir / f'model-{step}'}" in resumed.result.stdout
@@ -195,6 +197,9 @@ def test_sigterm_saves_a_loadable_checkpoint_and_a_rerun_continues(tiny_base, re
     ]
     assert sessions == [(0, step, "SIGTERM"), (step, step + 3, "steps")]
     assert sorted(p.name for p in run_dir.glob("model-*.index")) == [f"model-{step + 3}.index"]
+    tokens = [row["tokens"] for row in resumed.metrics]
+    assert np.diff(tokens).tolist() == [8 * 128] * (step - 1) + [2 * 8 * 128] * 3
+    assert resumed.record["parameters"]["accumulate_gradients"] == 2
     elapsed = [row["elapsed_s"] for row in resumed.metrics]
     assert elapsed == sorted(elapsed), "training time adds up across sessions"
 

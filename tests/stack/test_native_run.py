@@ -1,0 +1,75 @@
+"""`python -m api.native_stack` (what `make serve` runs): foreground, URL printed, Ctrl-C stops."""
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+
+import psutil
+import pytest
+import requests
+
+from api.native_stack import REPO_ROOT, free_port
+
+
+def run_cli(*args: str, env=None, **options) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.native_stack", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        text=True,
+        **options,
+    )
+
+
+def lines_of(stream) -> queue.Queue:
+    """The stream's lines, read by a thread so that waiting for one can time out."""
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def wait_for_line(lines: queue.Queue, text: str, timeout: float) -> str:
+    while True:
+        line = lines.get(timeout=timeout)
+        if text in line:
+            return line
+
+
+@pytest.mark.timeout(120)
+def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_model, tmp_path):
+    port = free_port()
+    # Two worker processes through the ini's environment override, as on a bigger machine.
+    env = {"GHOST_UWSGI_PROCESSES": "2", "GHOST_UWSGI_THREADS": "4", "GHOST_INTRA_THREADS": "1"}
+    with (tmp_path / "stderr.log").open("w") as stderr:
+        runner = run_cli(
+            "--model", str(tiny_serving_model.path), "--port", str(port),
+            env=env, stdout=subprocess.PIPE, stderr=stderr,
+        )  # fmt: skip
+        try:
+            line = wait_for_line(lines_of(runner.stdout), "Serving", timeout=90)
+            assert f"http://127.0.0.1:{port}/" in line
+            assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+            servers = psutil.Process(runner.pid).children(recursive=True)
+            names = [" ".join(server.cmdline()) for server in servers]
+            assert sum("uWSGI worker" in name for name in names) == 2, names
+            assert any("nginx: master" in name for name in names), names
+
+            runner.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            assert runner.wait(timeout=60) == 0
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+    gone, alive = psutil.wait_procs(servers, timeout=5)
+    assert alive == [], [server.pid for server in alive]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+
+
+def test_a_folder_that_is_no_exported_model_is_refused_in_one_line(tmp_path):
+    runner = run_cli("--model", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and "model export" in err, err

@@ -1,0 +1,156 @@
+"""The stack under stress: overload, a killed worker, and thousands of requests in a row."""
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+import pytest
+import requests
+
+from tests.fixtures.stack import worker_pids
+
+GENERATE = {"prefix": "Ash and Pikachu were", "length": 24}
+CLIENT_TIMEOUT_S = 20.0
+ERROR_TYPES = {"invalid_request", "not_found", "overloaded", "not_ready", "internal"}
+
+
+@dataclass
+class Answer:
+    started: float  # time.monotonic() when the request was sent
+    seconds: float
+    status: int | None  # None: no answer (timeout, connection error)
+    error_type: str | None  # the JSON error's type; None for a 200 or a non-JSON answer
+    problem: str | None = None  # why the answer is not one a client can rely on
+
+
+def ask(session: requests.Session, url: str) -> Answer:
+    started = time.monotonic()
+    try:
+        response = session.get(url + "/generate", params=GENERATE, timeout=CLIENT_TIMEOUT_S)
+    except requests.RequestException as error:
+        return Answer(started, time.monotonic() - started, None, None, repr(error))
+    seconds = time.monotonic() - started
+    if response.status_code == 200:
+        return Answer(started, seconds, 200, None)
+    try:
+        error = response.json()["error"]
+        kind = error["type"] if set(error) == {"message", "type", "param"} else None
+    except (ValueError, KeyError, TypeError):
+        kind = None
+    problem = None if kind in ERROR_TYPES else f"not the JSON error shape: {response.text[:200]!r}"
+    return Answer(started, seconds, response.status_code, kind, problem)
+
+
+class LoadClients:
+    """`count` clients sending generation requests back to back until stopped."""
+
+    def __init__(self, url: str, count: int, *, pause_after_refusal_s: float = 0.02):
+        self.url = url
+        self.answers: list[Answer] = []
+        self.stopping = threading.Event()
+        self.pause = pause_after_refusal_s
+        self.threads = [threading.Thread(target=self.client) for _ in range(count)]
+
+    def client(self):
+        with requests.Session() as session:
+            while not self.stopping.is_set():
+                answer = ask(session, self.url)
+                self.answers.append(answer)
+                if answer.status != 200:
+                    # A real client backs off a little; this one only avoids a busy loop.
+                    self.stopping.wait(self.pause)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=CLIENT_TIMEOUT_S + 5)
+        assert not any(thread.is_alive() for thread in self.threads), "a client hangs"
+
+
+@pytest.mark.timeout(120)
+def test_overload_is_refused_fast_and_nothing_hangs(start_stack):
+    limit = 4
+    # 16 clients for an admission limit of 4 sequences; nginx lets 12 connections per client
+    # address through, so both nginx's 429 and the app's 503 happen.
+    stack = start_stack(
+        app_env={"GHOST_MAX_INFLIGHT": str(limit), "GHOST_MAX_BATCH_SIZE": str(limit)},
+        nginx_env={"GHOST_NGINX_CONN_LIMIT": "12"},
+    )
+    with LoadClients(stack.url, 4 * limit) as load:
+        load.stopping.wait(30.0)
+    answers = load.answers
+    statuses = {answer.status for answer in answers}
+    assert [a.problem for a in answers if a.problem] == []
+    assert statuses <= {200, 429, 503}, statuses
+    assert {200, 429, 503} <= statuses, statuses
+    refused = [answer for answer in answers if answer.status in (429, 503)]
+    assert {answer.error_type for answer in refused} == {"overloaded"}
+    slow_refusals = sorted(answer.seconds for answer in refused if answer.seconds >= 0.1)
+    assert slow_refusals == [], f"{len(slow_refusals)} of {len(refused)} refusals took >= 100 ms"
+    assert requests.get(stack.url + "/readyz", timeout=5).status_code == 200
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_worker_is_respawned_and_clients_get_json_errors_meanwhile(start_stack):
+    stack = start_stack()
+    (worker,) = worker_pids(stack)
+    with LoadClients(stack.url, 4, pause_after_refusal_s=0.1) as load:
+        deadline = time.monotonic() + 10
+        while sum(a.status == 200 for a in load.answers) < 8 and time.monotonic() < deadline:
+            load.stopping.wait(0.05)
+        killed_at = time.monotonic()
+        os.kill(worker, signal.SIGKILL)
+        recovered_at = None
+        while time.monotonic() - killed_at < 15.0:
+            new_workers = [pid for pid in worker_pids(stack) if pid != worker]
+            late_successes = [
+                a for a in load.answers if a.status == 200 and a.started > killed_at + 0.05
+            ]
+            if new_workers and late_successes and stack.readyz_status() == 200:
+                recovered_at = time.monotonic()
+                break
+            load.stopping.wait(0.1)
+    assert recovered_at is not None, f"not recovered 15 s after the kill\n{stack.log_tails()}"
+    assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie"
+    answers = load.answers
+    assert [a.problem for a in answers if a.problem] == []
+    assert {a.status for a in answers} <= {200, 502, 503}, {a.status for a in answers}
+
+
+@pytest.mark.timeout(240)
+def test_worker_memory_is_flat_over_2000_requests(start_stack):
+    stack = start_stack()
+    (worker,) = worker_pids(stack)
+    process = psutil.Process(worker)
+    requests_by_kind = [
+        ("GET", "/generate", {"params": {"prefix": "Ash and Pikachu were", "length": 8}}),
+        ("GET", "/generate", {"params": {"prefix": "Misty", "length": 8, "stream": "true"}}),
+        ("POST", "/v1/completions", {"json": {"prompt": "Brock said", "max_tokens": 8}}),
+        ("GET", "/v1/models", {}),
+    ]
+
+    def send(session: requests.Session, count: int) -> list[int]:
+        statuses = []
+        for number in range(count):
+            method, path, options = requests_by_kind[number % len(requests_by_kind)]
+            response = session.request(method, stack.url + path, timeout=10, **options)
+            response.content  # noqa: B018 - read the whole (possibly streamed) body
+            statuses.append(response.status_code)
+        return statuses
+
+    with requests.Session() as session:
+        assert set(send(session, 200)) == {200}  # warm-up: caches, arenas, lazy imports
+        before = process.memory_info().rss
+        assert set(send(session, 2000)) == {200}
+        after = process.memory_info().rss
+    assert worker_pids(stack) == [worker], "the worker was recycled: RSS not comparable"
+    growth = (after - before) / before
+    assert growth < 0.05, f"worker RSS {before / 2**20:.1f} MiB → {after / 2**20:.1f} MiB"

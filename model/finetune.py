@@ -137,12 +137,23 @@ def saved_step(run_dir: Path) -> int:
     return checkpoint_file.latest_step(run_dir) if (run_dir / "checkpoint").is_file() else 0
 
 
-def sync_counter(run_dir: Path, step: int) -> None:
-    """gpt-2-simple resumes from its `counter` file, written after the checkpoint and not
-    atomically; the checkpoint's own step is the truth, so the counter is set from it."""
-    if step:
-        (run_dir / "counter.tmp").write_text(f"{step}\n")
-        (run_dir / "counter.tmp").replace(run_dir / "counter")
+def anchor_to_saved_step(run_dir: Path, step: int) -> None:
+    """Points gpt-2-simple's bookkeeping at the saved checkpoint model-STEP.
+
+    `counter` (where it resumes) is written after the checkpoint and not atomically; the
+    checkpoint's own step is the truth. TensorFlow's `checkpoint` file gets a path relative to the
+    folder: gpt-2-simple writes an absolute one, and a run folder copied to another machine would
+    then resume from the base model's weights without a word."""
+    if not step:
+        return
+    files = {
+        "counter": f"{step}\n",
+        "checkpoint": f'model_checkpoint_path: "model-{step}"\n'
+        f'all_model_checkpoint_paths: "model-{step}"\n',
+    }
+    for name, text in files.items():
+        (run_dir / f".{name}.tmp").write_text(text)
+        (run_dir / f".{name}.tmp").replace(run_dir / name)
 
 
 def prune_stale_checkpoints(run_dir: Path, step: int) -> None:
@@ -262,7 +273,7 @@ def run(args) -> int:
         record["val"] = None if val_tokens is None else describe_file(args.val, val_tokens)
         record = run_record.start_session(record, from_step=step, parameters=settings)
         run_record.write(run_dir, record)
-        sync_counter(run_dir, step)
+        anchor_to_saved_step(run_dir, step)
         stop = train_session(run_dir, base_dir, settings, step=step, rows=rows,
                              train_tokens=train_tokens, val_tokens=val_tokens)  # fmt: skip
         return finish(run_dir, record, stop)
@@ -273,6 +284,7 @@ def finish(run_dir: Path, record: dict, stop: str) -> int:
     step = saved_step(run_dir)
     if step:
         prune_stale_checkpoints(run_dir, step)
+        anchor_to_saved_step(run_dir, step)
     rows = training_log.keep_metrics_before(run_dir, step)
     elapsed, tokens = (rows[-1]["elapsed_s"], rows[-1]["tokens"]) if rows else (0.0, 0)
     record = run_record.end_session(

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 
 from model import finetune, training_log
 from model.__main__ import main as model_main
-from tests.fixtures.models import REPO_ROOT, run_model_cli
+from tests.fixtures.models import REPO_ROOT, TinyBase, run_model_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SENTENCES = [
@@ -387,3 +388,21 @@ def test_a_run_being_trained_elsewhere_is_refused(tiny_base, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "run 'ft-busy' is being trained by another process" in err
     assert not (tiny_base.data_dir / "checkpoint" / "ft-busy").exists()
+
+
+@pytest.mark.timeout(180)
+def test_a_run_folder_moved_elsewhere_resumes_from_its_own_weights(
+    learned, tiny_base, repetitive, tmp_path
+):
+    assert (learned.run_dir / "checkpoint").read_text() == (
+        'model_checkpoint_path: "model-40"\nall_model_checkpoint_paths: "model-40"\n'
+    ), "paths relative to the folder"
+    moved_run = tmp_path / "checkpoint" / "ft-learn"
+    shutil.copytree(tiny_base.path, tmp_path / "models" / "tiny")
+    shutil.copytree(learned.run_dir, moved_run)
+    elsewhere = TinyBase(tmp_path, "tiny", tmp_path / "models" / "tiny", tmp_path)
+    resumed = finetune_cli(elsewhere, "ft-learn", repetitive[0], "--steps", "42")
+    assert resumed.result.returncode == 0, resumed.result.stderr[-3000:]
+    assert f"Loading checkpoint {moved_run / 'model-40'}" in resumed.result.stdout
+    assert [row["step"] for row in resumed.metrics] == list(range(1, 43))
+    assert resumed.metrics[40]["loss"] < learned.metrics[0]["loss"] - 2

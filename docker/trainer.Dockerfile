@@ -25,4 +25,4 @@ COPY deploy/pipeline.sh deploy/pipeline.sh
 USER 10001:10001
 # A named volume created from this path inherits its ownership, so the non-root user can write.
 VOLUME ["/data"]
-ENTRYPOINT ["deploy/pipeline.sh"]
+ENTRYPOINT ["bash", "deploy/pipeline.sh"]

@@ -89,7 +89,8 @@ function handleEvent(event) {
     showError(payload.error.message);
     return true;
   }
-  if (typeof payload.text === "string" && payload.text) appendContinuation(payload.text);
+  // The page asks for one sample; its events carry index 0.
+  if (payload.index === 0 && payload.text) appendContinuation(payload.text);
   if (payload.finish_reason) {
     el("usage").textContent = describeUsage(payload);
     return true;
@@ -219,7 +220,7 @@ async function copyText() {
 }
 
 function modelNames(body) {
-  return (body.models || []).map((m) => (typeof m === "string" ? m : m.name));
+  return (body.models || []).map((m) => m.name);
 }
 
 async function loadModels() {

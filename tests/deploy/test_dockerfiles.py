@@ -134,7 +134,7 @@ def test_build_context_leaves_out_data_environments_and_git():
 
 def test_trainer_runs_the_whole_pipeline():
     (entry,) = instructions("trainer", "ENTRYPOINT")
-    assert json.loads(entry["value"]) == ["deploy/pipeline.sh"]
+    assert json.loads(entry["value"]) == ["bash", "deploy/pipeline.sh"]
     script = (REPO_ROOT / "deploy/pipeline.sh").read_text()
     for stage in ("-m crawler", "-m corpus prepare", "-m model init", "-m model download"):
         assert stage in script

@@ -1,0 +1,237 @@
+"""The page in real headless Chromium (Debian's, driven by Playwright) against the real stack:
+nginx serving frontend/ and passing the API to uWSGI, which serves the tiny model.
+
+Screenshots go to tests/artifacts/ (git-ignored).
+"""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect, sync_playwright
+from prometheus_client.parser import text_string_to_metric_families
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+# Never a browser download: Debian's Chromium, with nothing that phones home.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 20_000
+# Saturation: one sequence admitted at a time, and the batcher holding each one for a while
+# (it waits up to GHOST_MAX_WAIT_MS for company), so a second request meets a full server.
+HOLD_MS = 2500
+SATURATED_ENV = {
+    "GHOST_MAX_INFLIGHT": "1",
+    "GHOST_MAX_WAIT_MS": str(HOLD_MS),
+    "GHOST_RETRY_AFTER_S": "1",
+}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `make install` (Debian package chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page: Page, stack) -> None:
+    page.goto(stack.url + "/")
+    expect(page.locator("#model option")).not_to_have_count(0)
+
+
+def wait_until_done(page: Page) -> None:
+    expect(page.locator("#usage")).to_contain_text("tokens generated")
+    expect(page.locator("#generate")).to_be_enabled()
+
+
+def continuation_chunks(page: Page) -> int:
+    """How many separate pieces of text the continuation arrived in."""
+    return page.evaluate("document.getElementById('output-continuation').childNodes.length")
+
+
+@pytest.mark.timeout(180)
+def test_generate_streams_the_continuation_after_the_bold_prefix(page, serving_stack):
+    open_page(page, serving_stack)
+    models = requests.get(serving_stack.url + "/models", timeout=10).json()
+    names = page.locator("#model option").all_text_contents()
+    assert names == [m["name"] for m in models["models"]]
+    page.fill("#prefix", "Ash and Pikachu were")
+    page.fill("#length", "40")
+    page.fill("#top_k", "20")
+    page.click("#generate")
+    wait_until_done(page)
+    expect(page.locator("#output-prefix")).to_have_text("Ash and Pikachu were")
+    assert page.evaluate("getComputedStyle(document.getElementById('output-prefix')).fontWeight")
+    assert page.locator("#output-prefix").evaluate("e => e.tagName") == "STRONG"
+    continuation = page.locator("#output-continuation").text_content()
+    assert continuation.strip()
+    # Streamed: the text came as several server-sent events, each appended as it arrived.
+    assert continuation_chunks(page) > 1
+    expect(page.locator("#status")).to_have_text("Done.")
+    screenshot(page, "page-streamed")
+
+
+@pytest.mark.timeout(180)
+def test_copy_puts_prefix_and_continuation_on_the_clipboard(page, serving_stack):
+    open_page(page, serving_stack)
+    page.fill("#prefix", "Misty said")
+    page.fill("#length", "10")
+    page.click("#generate")
+    wait_until_done(page)
+    page.click("#copy")
+    expect(page.locator("#status")).to_have_text("Copied to the clipboard.")
+    shown = page.locator("#output").text_content()
+    assert page.evaluate("navigator.clipboard.readText()") == shown
+    assert shown.startswith("Misty said")
+
+
+@pytest.mark.timeout(180)
+def test_markup_in_the_prefix_is_shown_as_text(page, serving_stack):
+    open_page(page, serving_stack)
+    prefix = '<img src=x onerror="window.injected = 1"><b>Brock</b>'
+    page.fill("#prefix", prefix)
+    page.fill("#length", "5")
+    page.click("#generate")
+    wait_until_done(page)
+    expect(page.locator("#output-prefix")).to_have_text(prefix)
+    assert page.locator("#output img, #output b").count() == 0
+    assert page.evaluate("window.injected") is None
+
+
+@pytest.mark.timeout(180)
+def test_validation_errors_are_shown_in_words_at_the_control(page, serving_stack):
+    open_page(page, serving_stack)
+    page.fill("#prefix", "Team Rocket")
+    page.fill("#length", "0")
+    page.click("#generate")
+    error = page.locator("#error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("length")
+    expect(page.locator("#length")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#length")).to_be_focused()
+    expect(page.locator("#generate")).to_be_enabled()
+    screenshot(page, "page-invalid")
+    # Fixing the value and generating again clears the error.
+    page.fill("#length", "5")
+    page.click("#generate")
+    wait_until_done(page)
+    expect(error).to_be_hidden()
+    expect(page.locator("#length")).not_to_have_attribute("aria-invalid", "true")
+
+
+@pytest.mark.timeout(180)
+def test_keyboard_only_generate_and_labelled_controls(page, serving_stack):
+    open_page(page, serving_stack)
+    for control in ("prefix", "model", "length", "temperature", "top_k", "top_p"):
+        expect(page.get_by_label(control.replace("_", "-"), exact=False).first).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.locator("#prefix")).to_be_focused()
+    page.keyboard.type("Gary")
+    page.keyboard.press("Control+Enter")
+    wait_until_done(page)
+    expect(page.locator("#output-prefix")).to_have_text("Gary")
+    assert page.locator("#output-continuation").text_content()
+
+
+@pytest.mark.timeout(180)
+def test_phone_width_has_no_horizontal_scroll(browser, serving_stack):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto(serving_stack.url + "/")
+    # A long unbroken word must wrap, not widen the page (the tiny model's context is 128 tokens).
+    page.fill("#prefix", "Pallet Town " + "Z" * 40)
+    page.fill("#length", "30")
+    page.click("#generate")
+    wait_until_done(page)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    screenshot(page, "page-phone")
+    context.close()
+
+
+def hold_the_only_slot(stack) -> threading.Thread:
+    """A client whose request occupies the single admission slot for about HOLD_MS."""
+
+    def run():
+        requests.get(stack.url + "/generate", params={"prefix": "hold", "length": 5}, timeout=60)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def sequences_in_flight(stack) -> float:
+    metrics = requests.get(stack.url + "/metrics", timeout=10).text
+    for family in text_string_to_metric_families(metrics):
+        if family.name == "ghost_sequences_in_flight":
+            return family.samples[0].value
+    raise AssertionError("/metrics has no ghost_sequences_in_flight")
+
+
+def wait_until_saturated(stack, timeout_s: float = 10.0) -> None:
+    """Returns once the holder's sequence is admitted (the gauge the API exports says so)."""
+    deadline = time.monotonic() + timeout_s
+    while sequences_in_flight(stack) < 1:
+        assert time.monotonic() < deadline, "the holding request was never admitted"
+        time.sleep(0.01)  # polling the API's own gauge: there is no event to wait on
+
+
+@pytest.mark.timeout(180)
+def test_busy_server_is_announced_and_retried(page, start_stack):
+    stack = start_stack(app_env=SATURATED_ENV)
+    open_page(page, stack)
+    page.fill("#prefix", "Professor Oak")
+    page.fill("#length", "10")
+    holder = hold_the_only_slot(stack)
+    wait_until_saturated(stack)
+    page.click("#generate")
+    expect(page.locator("#status")).to_contain_text("The server is busy. Retrying in")
+    expect(page.locator("#stop")).to_be_enabled()
+    screenshot(page, "page-busy")
+    holder.join(30)
+    # After Retry-After (1 s) the page asks again by itself and, once admitted, streams the text.
+    wait_until_done(page)
+    assert page.locator("#output-continuation").text_content()
+
+
+@pytest.mark.timeout(180)
+def test_stop_aborts_a_waiting_generation(page, start_stack):
+    stack = start_stack(app_env=SATURATED_ENV)
+    open_page(page, stack)
+    page.fill("#prefix", "Jessie and James")
+    page.click("#generate")
+    expect(page.locator("#stop")).to_be_enabled()
+    page.keyboard.press("Escape")
+    expect(page.locator("#status")).to_have_text("Stopped.")
+    expect(page.locator("#generate")).to_be_enabled()
+    expect(page.locator("#stop")).to_be_disabled()

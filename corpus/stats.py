@@ -119,7 +119,10 @@ def summary_table(stats: PrepareStats, *, seconds: float) -> str:
     if stats.augmented.documents:
         aug = stats.augmented
         rows.append(f"{'+augment':<10}{aug.documents:>12,}{aug.words:>14,}{aug.chars:>16,}")
-    dropped = ", ".join(f"{reason} {n}" for reason, n in stats.dropped.items() if n) or "none"
+    drops = [
+        f"{reason} {stats.dropped[reason]}" for reason in DROP_REASONS if stats.dropped[reason]
+    ]
+    dropped = ", ".join(drops) or "none"
     mb = stats.bytes_in / 1e6
     rows.append(
         f"documents in {stats.documents_in:,}, out {stats.documents_out:,}; dropped: {dropped}"

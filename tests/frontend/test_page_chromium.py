@@ -25,6 +25,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Playwright's own waits (page.set_default_timeout) and its expect() assertions (5 s unless told):
+# generous, for a shared 2-core machine.
 WAIT_MS = 20_000
 # Saturation: one sequence admitted at a time, and the batcher holding each one for a while
 # (it waits up to GHOST_MAX_WAIT_MS for company), so a second request meets a full server.
@@ -32,7 +34,7 @@ HOLD_MS = 2500
 SATURATED_ENV = {
     "GHOST_MAX_INFLIGHT": "1",
     "GHOST_MAX_WAIT_MS": str(HOLD_MS),
-    "GHOST_RETRY_AFTER_S": "1",
+    "GHOST_RETRY_AFTER_S": "3",  # unlike the page's fallback (2 s) for a 503 without the header
 }
 
 
@@ -66,11 +68,11 @@ def screenshot(page: Page, name: str) -> None:
 
 def open_page(page: Page, stack) -> None:
     page.goto(stack.url + "/")
-    expect(page.locator("#model option")).not_to_have_count(0)
+    expect(page.locator("#model option")).not_to_have_count(0, timeout=WAIT_MS)
 
 
 def wait_until_done(page: Page) -> None:
-    expect(page.locator("#usage")).to_contain_text("tokens generated")
+    expect(page.locator("#usage")).to_contain_text("tokens generated", timeout=WAIT_MS)
     expect(page.locator("#generate")).to_be_enabled()
 
 
@@ -215,11 +217,13 @@ def test_busy_server_is_announced_and_retried(page, start_stack):
     holder = hold_the_only_slot(stack)
     wait_until_saturated(stack)
     page.click("#generate")
-    expect(page.locator("#status")).to_contain_text("The server is busy. Retrying in")
+    expect(page.locator("#status")).to_contain_text(
+        "The server is busy. Retrying in 3 s", timeout=WAIT_MS
+    )
     expect(page.locator("#stop")).to_be_enabled()
     screenshot(page, "page-busy")
     holder.join(30)
-    # After Retry-After (1 s) the page asks again by itself and, once admitted, streams the text.
+    # After Retry-After (3 s) the page asks again by itself and, once admitted, streams the text.
     wait_until_done(page)
     assert page.locator("#output-continuation").text_content()
 

@@ -136,8 +136,11 @@ def table(finetuned: dict, baseline: dict) -> str:
     right = f"base ({baseline['model']})"
     width = max(len(left), 12)
     rows = [f"{'':<12}  {left:>{width}}  {right:>{max(len(right), 12)}}"]
-    for key, label, digits in [("perplexity", "perplexity", 2), ("bleu", "BLEU", 2),
-                               ("chrf", "chrF", 2)]:  # fmt: skip
+    for key, label, digits in [
+        ("perplexity", "perplexity", 2),
+        ("bleu", "BLEU", 2),
+        ("chrf", "chrF", 2),
+    ]:
         rows.append(
             f"{label:<12}  {finetuned[key]:>{width}.{digits}f}  "
             f"{baseline[key]:>{max(len(right), 12)}.{digits}f}"
@@ -169,7 +172,7 @@ def build_record(run_dir: Path, args, val_sha: str, examples, results) -> dict:
             "seed": args.seed,
             "temperature": TEMPERATURE,
             "top_k": TOP_K,
-        },  # fmt: skip
+        },
         "finetuned": finetuned,
         "baseline": baseline,
         "summary": {

@@ -65,9 +65,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, type=Path, help="training text (train.txt)")
     parser.add_argument("--run", required=True, help="run name: $GHOST_DATA_DIR/checkpoint/RUN")
     parser.add_argument(
-        "--steps", type=int, help="stop after N steps in all, resumed sessions included; "
-        + default_help("steps") + ", none with --minutes alone",
-    )  # fmt: skip
+        "--steps",
+        type=int,
+        help="stop after N steps in all, resumed sessions included; "
+        + default_help("steps")
+        + ", none with --minutes alone",
+    )
     parser.add_argument("--minutes", type=float, help="stop after this much training time in all")
     flags = {
         "batch_size": "sequences of n_ctx tokens per batch",
@@ -184,8 +187,16 @@ def new_record(args, base_dir: Path, dataset: dict) -> dict:
     }
 
 
-def train_session(run_dir: Path, base_dir: Path, settings: dict, *, step: int, rows: list,
-                  train_tokens: np.ndarray, val_tokens) -> str:  # fmt: skip
+def train_session(
+    run_dir: Path,
+    base_dir: Path,
+    settings: dict,
+    *,
+    step: int,
+    rows: list,
+    train_tokens: np.ndarray,
+    val_tokens,
+) -> str:
     """Runs gpt2.finetune once; returns why it stopped: steps, time budget, SIGINT or SIGTERM."""
     from model import training
 
@@ -274,8 +285,15 @@ def run(args) -> int:
         record = run_record.start_session(record, from_step=step, parameters=settings)
         run_record.write(run_dir, record)
         anchor_to_saved_step(run_dir, step)
-        stop = train_session(run_dir, base_dir, settings, step=step, rows=rows,
-                             train_tokens=train_tokens, val_tokens=val_tokens)  # fmt: skip
+        stop = train_session(
+            run_dir,
+            base_dir,
+            settings,
+            step=step,
+            rows=rows,
+            train_tokens=train_tokens,
+            val_tokens=val_tokens,
+        )
         return finish(run_dir, record, stop)
 
 

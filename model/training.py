@@ -88,8 +88,12 @@ class AdviceFilter(io.TextIOBase):
     (memory-saving gradients etc.): those are not options of this command, and the defaults here
     already follow the base's size."""
 
-    ADVICE = ("For larger models, the recommended", "\tuse_memory_saving", "\tonly_train_trans",
-              "\taccumulate_gradients")  # fmt: skip
+    ADVICE = (
+        "For larger models, the recommended",
+        "\tuse_memory_saving",
+        "\tonly_train_trans",
+        "\taccumulate_gradients",
+    )
 
     def __init__(self, stream):
         self.stream, self.pending, self.dropped = stream, "", False

@@ -57,10 +57,21 @@ class TrainingWatch:
     """Step accounting for one training session; `step` is the last completed step, `total_steps`
     None when only the time budget bounds the run."""
 
-    def __init__(self, *, run_dir: Path, hparams, first_step: int, total_steps: int,
-                 budget_s: float | None, elapsed_before_s: float, tokens_before: int,
-                 tokens_per_step: int, stop: StopControl, val_tokens=None,
-                 val_every: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        run_dir: Path,
+        hparams,
+        first_step: int,
+        total_steps: int,
+        budget_s: float | None,
+        elapsed_before_s: float,
+        tokens_before: int,
+        tokens_per_step: int,
+        stop: StopControl,
+        val_tokens=None,
+        val_every: int = 0,
+    ):
         self.run_dir, self.hparams, self.stop = run_dir, hparams, stop
         self.step, self.total_steps = first_step - 1, total_steps
         self.budget_s, self.elapsed_before_s = budget_s, elapsed_before_s

@@ -18,8 +18,18 @@ RUN = "ft-eval"
 def evaluated(tiny_base):
     """A run fine-tuned for 30 steps on the tiny corpus, then evaluated on its prepared folder."""
     data_dir = tiny_base.data_dir
-    check_cli(data_dir, "finetune", "--base", "tiny", "--dataset", str(tiny_base.train_txt),
-              "--run", RUN, "--steps", "30")  # fmt: skip
+    check_cli(
+        data_dir,
+        "finetune",
+        "--base",
+        "tiny",
+        "--dataset",
+        str(tiny_base.train_txt),
+        "--run",
+        RUN,
+        "--steps",
+        "30",
+    )
     result = check_cli(data_dir, "evaluate", "--run", RUN, "--data", str(tiny_base.prepared_dir))
     record = json.loads((data_dir / "checkpoint" / RUN / "eval.json").read_text())
     return result, record
@@ -69,8 +79,10 @@ def numpy_perplexity(model_dir, text: str) -> tuple[float, int]:
 
     hparams = json.loads((model_dir / "hparams.json").read_text())
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir)))
-    weights = {name: reader.get_tensor(name).astype(np.float64)
-               for name in reader.get_variable_to_shape_map()}  # fmt: skip
+    weights = {
+        name: reader.get_tensor(name).astype(np.float64)
+        for name in reader.get_variable_to_shape_map()
+    }
     ids = get_encoder(str(model_dir)).encode(text)
     n_ctx, nll = hparams["n_ctx"], []
     # Windows of n_ctx that share one token: each window predicts its tokens after the first.

@@ -165,9 +165,13 @@ def test_sigterm_saves_a_loadable_checkpoint_and_a_rerun_continues(tiny_base, re
     args = ["--base", "tiny", "--dataset", str(repetitive[0]), "--run", "ft-sigterm"]
     command = [sys.executable, "-m", "model", "finetune", *args, "--steps", "100000"]
     with subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
-    ) as process:  # fmt: skip
+    ) as process:
         read_until_progress(process)
         process.send_signal(signal.SIGTERM)
         rest = process.stdout.read()

@@ -3,9 +3,11 @@
 # with the `crawl` and `train` extras (Scrapy, TensorFlow CPU, gpt-2-simple, CTranslate2).
 # It writes only into the data volume at /data; the api image serves what it exports.
 FROM python:3.11-slim
+# HOME in /tmp: TensorFlow, Keras and Matplotlib keep caches there, and /app is not writable.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \
+    HOME=/tmp \
     TF_CPP_MIN_LOG_LEVEL=2 \
     GHOST_DATA_DIR=/data
 RUN groupadd --system --gid 10001 ghost \

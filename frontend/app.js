@@ -243,6 +243,18 @@ async function loadModels() {
   }
 }
 
+// The length control's range follows the server's configured maximum (GHOST_MAX_LENGTH).
+async function loadLimits() {
+  try {
+    const response = await fetch("info");
+    if (!response.ok) return;
+    const limits = (await response.json()).limits || {};
+    if (limits.max_length) el("length").max = String(limits.max_length);
+  } catch (_) {
+    // The static default stays; the server still validates every request.
+  }
+}
+
 function showRangeValue(id) {
   const input = el(id);
   const update = () => {
@@ -271,4 +283,5 @@ document.addEventListener("DOMContentLoaded", () => {
   showRangeValue("temperature");
   showRangeValue("top_p");
   loadModels();
+  loadLimits();
 });

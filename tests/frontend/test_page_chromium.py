@@ -87,6 +87,8 @@ def test_generate_streams_the_continuation_after_the_bold_prefix(page, serving_s
     models = requests.get(serving_stack.url + "/models", timeout=10).json()
     names = page.locator("#model option").all_text_contents()
     assert names == [m["name"] for m in models["models"]]
+    limits = requests.get(serving_stack.url + "/info", timeout=10).json()["limits"]
+    expect(page.locator("#length")).to_have_attribute("max", str(limits["max_length"]))
     page.fill("#prefix", "Ash and Pikachu were")
     page.fill("#length", "40")
     page.fill("#top_k", "20")

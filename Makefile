@@ -47,6 +47,19 @@ serve: install
 	@test -n "$(MODEL)" || { echo "error: name the model: make serve MODEL=$(DATA_DIR)/serving/NAME" >&2; exit 2; }
 	$(PY) -m api.native_stack --model $(MODEL) --port $(PORT)
 
+# The whole product on this machine, offline: serve the crawler's bundled sample site on
+# 127.0.0.1 and crawl it, prepare, make a from-scratch base, fine-tune for MINUTES, evaluate,
+# export, then serve page + API on :PORT. With internet: SOURCE=bulbapedia, or SOURCE=genius
+# ARTIST="Name" (GENIUS_ACCESS_TOKEN in the environment), and BASE=124M for real GPT-2.
+SOURCE ?= sample
+BASE ?= init
+MINUTES ?= 4
+NAME ?= $(SOURCE)
+demo: install
+	SOURCE=$(SOURCE) ARTIST="$(ARTIST)" LIMIT=$(LIMIT) BASE=$(BASE) MINUTES=$(MINUTES) NAME=$(NAME) \
+	  GHOST_DATA_DIR=$(DATA_DIR) PYTHON=$(PY) bash deploy/pipeline.sh
+	$(PY) -m api.native_stack --model $(DATA_DIR)/serving/$(NAME) --port $(PORT)
+
 # Speed and memory of every stage on this machine (GPT-2-124M shape, ~10 minutes): writes
 # bench/results/<timestamp>.json and prints the table. `make test` runs a smoke version.
 bench: install

@@ -135,6 +135,12 @@ class NativeStack:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def access_log(self) -> Path:
+        """nginx's access log (with request_time=, in seconds, per request); not in console mode."""
+        assert self.run_dir is not None and not self.console, "start() first, without console"
+        return self.run_dir / "nginx-access.log"
+
+    @property
     def uwsgi_pid(self) -> int:
         assert self.uwsgi is not None, "start() first"
         return self.uwsgi.pid
@@ -207,7 +213,10 @@ class NativeStack:
         main_conf = self.run_dir / "nginx.conf"
         logs = {"error_log": "stderr", "access_log": "/dev/stdout"}
         if not self.console:
-            logs = {key: str(self.run_dir / f"nginx-{key}.log") for key in logs}
+            logs = {
+                "error_log": str(self.run_dir / "nginx-error.log"),
+                "access_log": str(self.access_log),
+            }
         main = render(
             MAIN_TEMPLATE.read_text(),
             {"pid_file": str(self.run_dir / "nginx.pid"), "site_conf": str(site_conf), **logs},
@@ -253,7 +262,7 @@ class NativeStack:
         """The end of each server's logs (empty when they log to the console)."""
         if self.run_dir is None:
             return ""
-        names = ("uwsgi.log", "nginx.log", "nginx-error_log.log")
+        names = ("uwsgi.log", "nginx.log", "nginx-error.log")
         return "\n".join(f"--- {n}\n{log_tail(self.run_dir / n)}" for n in names)
 
     def wait(self) -> str:

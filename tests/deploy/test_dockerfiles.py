@@ -2,15 +2,24 @@
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 from docker.utils.build import exclude_paths
 
-from tests.deploy.deploy_files import DOCKERFILES, REPO_ROOT, final_stage, parse_dockerfile
+from tests.deploy.deploy_files import (
+    DOCKERFILES,
+    REPO_ROOT,
+    compose_config,
+    final_stage,
+    k8s_object,
+    parse_dockerfile,
+)
 
 HADOLINT = shutil.which("hadolint") or str(Path(__file__).parents[2] / ".venv/bin/hadolint")
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
@@ -140,3 +149,38 @@ def test_trainer_runs_the_whole_pipeline():
         assert stage in script
     for command in ("finetune", "evaluate", "export"):
         assert f"-m model {command}" in script
+
+
+def inline_program(name: str, marker: str) -> str:
+    """The `python -c PROGRAM` of the RUN instruction that mentions `marker`."""
+    for ins in instructions(name, "RUN", stage="all"):
+        if marker in ins["value"]:
+            words = shlex.split(ins["value"])
+            return words[words.index("-c") + 1]
+    raise AssertionError(f"{name}: no RUN with {marker!r}")
+
+
+@pytest.mark.parametrize(("name", "extras"), [("api", ["serve"]), ("trainer", ["crawl", "train"])])
+def test_the_requirements_step_lists_the_extras(tmp_path, name, extras):
+    # The very program the image runs, on this pyproject.toml, in a folder like the build's.
+    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)
+    program = inline_program(name, "tomllib")
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [dep for extra in extras for dep in EXTRAS[extra]]
+
+
+def test_probe_is_installed_where_the_healthchecks_run_it():
+    destinations = [
+        ins["value"].split()[-1]
+        for ins in instructions("api", "COPY")
+        if ins["value"].startswith("docker/uwsgi_probe.py ")
+    ]
+    assert destinations == ["/usr/local/bin/uwsgi_probe.py"]
+    compose_check = compose_config()["services"]["api"]["healthcheck"]["test"]
+    assert compose_check[1:3] == ["python", destinations[0]]
+    (api,) = k8s_object("Deployment", "ghostwriter-api")["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert api[probe]["exec"]["command"][:2] == ["python", destinations[0]]

@@ -75,6 +75,19 @@ def original_targets(serving: dict | None, originals: dict | None) -> list[dict]
     return rows
 
 
+def prepare_targets(prepare: dict | None) -> list[dict]:
+    """The prepare stage judges its own targets (bench/prepare.py); they join the table."""
+    if not prepare:
+        return []
+    speed = f"{prepare['mb_per_s']:g} MB/s"
+    memory = f"{prepare['peak_rss_mb']:g} MB peak RSS"
+    note = f"{prepare['size_mb']:g} MB corpus"
+    return [
+        target(f"prepare {name}", speed if "MB/s" in name else memory, bool(passed), note)
+        for name, passed in prepare.get("targets", {}).items()
+    ]
+
+
 def evaluate_targets(result: dict) -> list[dict]:
     serving = section_result(result, "serving")
     engine = section_result(result, "engine_ceiling")
@@ -83,6 +96,7 @@ def evaluate_targets(result: dict) -> list[dict]:
         *engine_targets(serving, engine),
         *latency_memory_targets(serving),
         *original_targets(serving, originals),
+        *prepare_targets(section_result(result, "prepare")),
     ]
 
 
@@ -148,10 +162,41 @@ def originals_lines(originals: dict) -> list[str]:
             )
     header = ["design", "clients", "tokens/s", "req/s", "p50 ms", "completed", "peak MB"]
     title = (
-        f"### Original designs: gpt-2-simple under uWSGI ({originals['processes']} processes, "
+        f"### Original designs: gpt-2-simple under uWSGI (worker processes: "
+        f"{originals['processes']}, "
         f"{originals['duration_s']:g} s per level)"
     )
     return [title, "", *table(header, rows)]
+
+
+def prepare_lines(prepare: dict) -> list[str]:
+    rows = [[prepare["size_mb"], prepare["seconds"], prepare["mb_per_s"], prepare["peak_rss_mb"]]]
+    header = ["corpus MB", "seconds", "MB/s", "peak RSS MB"]
+    return ["### Prepare: `python -m corpus prepare`", "", *table(header, rows)]
+
+
+def training_lines(training: dict) -> list[str]:
+    rows = []
+    for case, figures in training.items():
+        if not isinstance(figures, dict):
+            continue
+        if "tokens_per_s" not in figures:
+            rows.append([case, "–", "–", "–", "–", ", ".join(map(str, figures.values()))])
+            continue
+        shape = figures["hparams"]
+        rows.append(
+            [
+                case,
+                f"{shape['n_layer']}×{shape['n_embd']}, {shape['n_vocab']} ids, "
+                f"ctx {shape['n_ctx']}",
+                figures["batch_size"],
+                figures["tokens_per_s"],
+                figures["seconds_per_step"],
+                "",
+            ]
+        )
+    header = ["model", "shape", "batch", "tokens/s", "s per step", "note"]
+    return ["### Training: `python -m model finetune`", "", *table(header, rows)]
 
 
 def flat(values: dict, prefix: str = "") -> list[list]:
@@ -175,6 +220,8 @@ SECTION_LINES = {
     "serving": serving_lines,
     "engine_ceiling": engine_lines,
     "original_designs": originals_lines,
+    "prepare": prepare_lines,
+    "training": training_lines,
 }
 
 

@@ -2,8 +2,9 @@
 
 Generates a lyrics-like corpus of the given size in a temporary folder (site residue, section
 headers, curly quotes, mojibake, non-breaking spaces, a few exact duplicates: work for every
-rule), runs the real CLI on it in a subprocess and reads that process's own peak RSS from the
-kernel (wait4), so nothing else this process started counts.
+rule), runs the real CLI on it in a subprocess and measures the memory of that process and its
+workers: RSS summed over the process tree, sampled (an upper bound: forked workers share pages),
+PSS likewise, and the largest single process's peak from the kernel (wait4).
 Target on the 2-core development machine: ≥ 15 MB/s and ≤ 300 MB peak RSS at 500 MB.
 """
 
@@ -16,6 +17,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.memory import PeakMemory
+from corpus.pipeline import default_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_MB_PER_S = 15.0
@@ -61,17 +65,25 @@ def write_corpus(folder: Path, *, size_mb: float, seed: int = 0) -> int:
     return number
 
 
-def _run_prepare(corpus: Path, out: Path, log: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MB, exit status) of one prepare subprocess."""
+def _run_prepare(corpus: Path, out: Path, log: Path) -> dict:
+    """Seconds, memory figures and exit status of one prepare subprocess."""
     command = [sys.executable, "-m", "corpus", "prepare", str(corpus), str(out)]
     command += ["--profile", "lyrics"]
     with log.open("w") as output:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=output)
-        _, status, usage = os.wait4(process.pid, 0)
+        with PeakMemory({"prepare": [process.pid]}, interval_s=0.05) as memory:
+            _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return seconds, usage.ru_maxrss / 1024, process.returncode  # ru_maxrss: KiB on Linux
+    tree = memory.peaks()["prepare"]
+    return {
+        "seconds": seconds,
+        "status": process.returncode,
+        "peak_rss_mb": tree["rss_mb"],
+        "peak_pss_mb": tree["pss_mb"],
+        "largest_process_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+    }
 
 
 def run(*, size_mb: float) -> dict:
@@ -79,11 +91,13 @@ def run(*, size_mb: float) -> dict:
         corpus, out, log = Path(temp) / "corpus", Path(temp) / "prepared", Path(temp) / "log"
         files = write_corpus(corpus, size_mb=size_mb)
         input_bytes = sum(path.stat().st_size for path in corpus.iterdir())
-        seconds, peak_rss_mb, status = _run_prepare(corpus, out, log)
-        if status:
-            raise RuntimeError(f"corpus prepare failed ({status}):\n{log.read_text()[-2000:]}")
+        run = _run_prepare(corpus, out, log)
+        if run["status"]:
+            raise RuntimeError(f"corpus prepare failed:\n{log.read_text()[-2000:]}")
         stats = json.loads((out / "stats.json").read_text())
+    seconds = run["seconds"]
     mb_per_s = input_bytes / 1e6 / seconds
+    peak_rss_mb = max(run["peak_rss_mb"], run["largest_process_rss_mb"])
     return {
         "size_mb": round(input_bytes / 1e6, 1),
         "files": files,
@@ -92,6 +106,9 @@ def run(*, size_mb: float) -> dict:
         "seconds": round(seconds, 2),
         "mb_per_s": round(mb_per_s, 1),
         "peak_rss_mb": round(peak_rss_mb, 1),
+        "peak_pss_mb": round(run["peak_pss_mb"], 1),
+        "largest_process_rss_mb": round(run["largest_process_rss_mb"], 1),
+        "workers": default_workers(),
         "targets": {
             f"≥ {TARGET_MB_PER_S:g} MB/s": mb_per_s >= TARGET_MB_PER_S,
             f"≤ {TARGET_RSS_MB:g} MB peak RSS": peak_rss_mb <= TARGET_RSS_MB,

@@ -21,6 +21,11 @@ class RuleChanges:
     documents: Counter = field(default_factory=Counter)
     chars: Counter = field(default_factory=Counter)
 
+    def add(self, delta: dict[str, int]) -> None:
+        """One document's changes: rule → characters added (the rules that acted)."""
+        self.documents.update(delta.keys())
+        self.chars.update(delta)
+
     def as_dict(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
         return {
             name: {"documents_changed": self.documents[name], "chars_delta": self.chars[name]}
@@ -50,10 +55,10 @@ def _apply(rules: list[Rule], chunk: str, *, first: bool, last: bool, delta: Cou
     return chunk
 
 
-def clean_document(chunks: Iterable[str], rules: list[Rule], changes: RuleChanges) -> Iterator[str]:
-    """The cleaned document in pieces (see the module docstring); records what each rule did."""
+def clean_document(chunks: Iterable[str], rules: list[Rule], delta: Counter) -> Iterator[str]:
+    """The cleaned document in pieces (see the module docstring). `delta` gets, for each rule
+    that changed something, the characters it added (negative: removed)."""
     tidy_seam = next((rule.apply for rule in rules if rule.name == "whitespace"), None)
-    delta: Counter = Counter()  # rule → chars added in this document; keys: the rules that acted
     held = ""  # whitespace after the last text piece, waiting for what follows
     started = False
     for first, last, chunk in _with_ends(chunks):
@@ -70,6 +75,3 @@ def clean_document(chunks: Iterable[str], rules: list[Rule], changes: RuleChange
                 yield seam
         yield chunk[start:end]
         held, started = chunk[end:], True
-    for name, chars in delta.items():
-        changes.documents[name] += 1
-        changes.chars[name] += chars

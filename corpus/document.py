@@ -1,16 +1,21 @@
 """One cleaned document on its way out: held in memory, or in a spill file once it is large.
 
 Whether a document is kept is known only at its end (too short? a duplicate?), so its text waits
-here; the count of words, the duplicate key and the last words are kept up to date on the way in.
+here. `DocumentBuilder` takes the cleaned pieces (in a worker process) and keeps the count of
+words and the duplicate key up to date; `finish()` gives a `CleanedText`, small enough to pass
+between processes: the text itself, or the path of its spill file and its last characters.
 """
 
 import hashlib
+import os
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-SPILL_CHARS = 1 << 22  # beyond this a document waits on disk, not in memory
+# Beyond this a document waits on disk, not in memory (and not in a message between processes).
+SPILL_CHARS = 1 << 18
 READ_CHARS = 1 << 20
 HELDOUT_WORDS = 20  # test.jsonl: the reference is the document's last 20 words
 # The window the last words are looked for in: 20 words that do not fit in 64 Ki characters are
@@ -31,7 +36,41 @@ def split_ending(text: str, *, words: int = HELDOUT_WORDS) -> tuple[str, str] | 
     return text[:cut], text[cut:]
 
 
-class CleanDocument:
+@dataclass
+class CleanedText:
+    words: int
+    chars: int
+    key: bytes  # duplicate key: a hash of the case-folded text; only hashes are ever stored
+    text: str | None = None
+    spill_path: str | None = None
+    tail: str = ""  # the last TAIL_CHARS characters, kept for spilled text
+
+    def pieces(self, *, limit: int | None = None) -> Iterator[str]:
+        """The text in pieces, up to `limit` characters."""
+        remaining = self.chars if limit is None else limit
+        if self.text is not None:
+            yield self.text if remaining >= self.chars else self.text[:remaining]
+            return
+        with open(self.spill_path, encoding="utf-8", newline="") as file:
+            while remaining > 0 and (piece := file.read(min(READ_CHARS, remaining))):
+                remaining -= len(piece)
+                yield piece
+
+    def heldout_ending(self) -> tuple[int, str] | None:
+        """(prompt length in characters, reference) as split_ending() splits the whole text, or
+        None when the last TAIL_CHARS characters hold no more than HELDOUT_WORDS words. (With 21
+        words in the window, the one before the reference ends inside it, even if cut off.)"""
+        split = split_ending(self.text if self.text is not None else self.tail)
+        if split is None:
+            return None
+        return self.chars - len(split[1]), split[1]
+
+    def discard(self) -> None:
+        if self.spill_path is not None:
+            os.unlink(self.spill_path)
+
+
+class DocumentBuilder:
     def __init__(self, *, spill_dir: Path, spill_chars: int = SPILL_CHARS) -> None:
         self.chars = 0
         self.words = 0
@@ -39,8 +78,9 @@ class CleanDocument:
         self._spill_chars = spill_chars
         self._pieces: list[str] = []
         self._file = None
+        self._spill_path = ""
         self._key = hashlib.blake2b(digest_size=16)
-        self._tail = ""  # the last TAIL_CHARS characters
+        self._tail = ""
         self._ends_in_word = False
 
     def append(self, piece: str) -> None:
@@ -51,53 +91,33 @@ class CleanDocument:
             self.words -= 1  # the previous piece ended mid-word and this one finishes it
         self._ends_in_word = not piece[-1].isspace()
         self.chars += len(piece)
-        # Case and spacing do not make two documents different.
-        self._key.update(piece.casefold().encode())
-        self._keep_tail(piece)
+        self._key.update(piece.casefold().encode())  # case does not make documents different
         if self._file is not None:
             self._file.write(piece)
+            self._tail = (self._tail + piece[-TAIL_CHARS:])[-TAIL_CHARS:]
         else:
             self._pieces.append(piece)
             if self.chars > self._spill_chars:
                 self._spill()
 
-    def _keep_tail(self, piece: str) -> None:
-        self._tail = (self._tail + piece[-TAIL_CHARS:])[-TAIL_CHARS:]
-
     def _spill(self) -> None:
-        # Closed by close(); it lives as long as the document, not a block.
-        self._file = tempfile.TemporaryFile(  # noqa: SIM115
-            "w+", encoding="utf-8", newline="", dir=self._spill_dir
-        )
+        descriptor, self._spill_path = tempfile.mkstemp(dir=self._spill_dir, prefix="spill-")
+        self._file = open(descriptor, "w", encoding="utf-8", newline="")  # noqa: SIM115
         self._file.writelines(self._pieces)
+        self._tail = "".join(self._pieces)[-TAIL_CHARS:]
         self._pieces = []
 
-    @property
-    def key(self) -> bytes:
-        """Duplicate key: a hash of the case-folded text; only the hash is ever stored."""
-        return self._key.digest()
-
-    def pieces(self, *, limit: int | None = None) -> Iterator[str]:
-        """The text again, in pieces, up to `limit` characters."""
-        remaining = self.chars if limit is None else limit
+    def finish(self) -> CleanedText:
+        cleaned = CleanedText(self.words, self.chars, self._key.digest())
         if self._file is None:
-            text = "".join(self._pieces)
-            yield text[:remaining]
-            return
-        self._file.seek(0)
-        while remaining > 0 and (piece := self._file.read(min(READ_CHARS, remaining))):
-            remaining -= len(piece)
-            yield piece
+            cleaned.text = "".join(self._pieces)
+        else:
+            self._file.close()
+            cleaned.spill_path, cleaned.tail = self._spill_path, self._tail
+        return cleaned
 
-    def heldout_ending(self) -> tuple[int, str] | None:
-        """(prompt length in characters, reference) as split_ending() splits the whole text, or
-        None when the last TAIL_CHARS characters hold no more than HELDOUT_WORDS words. (With 21
-        words in the window, the one before the reference ends inside it, even if cut off.)"""
-        split = split_ending(self._tail)
-        if split is None:
-            return None
-        return self.chars - len(split[1]), split[1]
-
-    def close(self) -> None:
+    def abandon(self) -> None:
+        """Drops what was built (a binary file found halfway)."""
         if self._file is not None:
             self._file.close()
+            os.unlink(self._spill_path)

@@ -1,28 +1,33 @@
 """The prepare run: every document read, cleaned, judged, assigned a split and written.
 
-One document at a time, start to end, so memory holds one document's chunk (or its spill file)
-plus one 16-byte hash per kept document for the duplicate check.
+Workers read and clean (see `corpus.worker`); this process judges each document in name order,
+so memory holds a few batches of documents plus one 16-byte hash per kept document.
 """
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.augment import shuffle_stanzas, stanza_rng
-from corpus.cleaning import clean_document
-from corpus.document import CleanDocument
+from corpus.document import CleanedText
+from corpus.errors import UsageError
 from corpus.output import PreparedOutput, check_out_dir
-from corpus.reader import (
-    BinaryDocument,
-    Decoding,
-    list_documents,
-    read_index,
-    read_text,
-    safe_chunks,
-)
+from corpus.reader import list_documents, read_index
 from corpus.rules import Rule
 from corpus.split import assign_split
 from corpus.stats import PrepareStats
+from corpus.worker import CleanedFile, clean_files
+
+
+def default_workers() -> int:
+    """GHOST_PREPARE_WORKERS, else one per core up to 4 (beyond that, writing is the limit)."""
+    value = os.environ.get("GHOST_PREPARE_WORKERS", "")
+    if not value:
+        return min(os.cpu_count() or 1, 4)
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"GHOST_PREPARE_WORKERS={value!r} is not a number ≥ 1; fix or unset it")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,10 @@ class Settings:
     min_words: int = 25
     augment: str | None = None
     spelling: Path | None = None
+    workers: int = 1
 
     def as_json(self, rules: list[Rule]) -> dict:
+        """What decides the output (not `workers`: the output is the same for any number)."""
         return {
             "in_dir": str(self.in_dir),
             "profile": self.profile,
@@ -51,51 +58,49 @@ class Settings:
         }
 
 
-def prepare(settings: Settings, rules: list[Rule]) -> PrepareStats:
+def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> PrepareStats:
     paths = list_documents(settings.in_dir)
     check_out_dir(settings.out_dir, settings.in_dir)
     index, unreadable = read_index(settings.in_dir)
     stats = PrepareStats(index_entries=len(index), index_unreadable_lines=unreadable)
     seen: set[bytes] = set()
+    rule_names = [rule.name for rule in rules]
     with PreparedOutput(settings.out_dir) as output:
-        for path in paths:
+        cleaned_files = clean_files(
+            paths,
+            rule_names=rule_names,
+            spelling=spelling,
+            spill_dir=output.work_dir,
+            workers=settings.workers,
+        )
+        for path, result in cleaned_files:
             doc_id = path.stem
             split = assign_split(doc_id, seed=settings.seed, val=settings.val, test=settings.test)
-            document = CleanDocument(spill_dir=output.work_dir)
+            _count(result, stats)
+            document = result.cleaned
+            if document is None:
+                continue
             try:
-                if _read(path, document, rules, stats) and _keep(
-                    document, split, seen, settings, stats
-                ):
+                if _keep(document, split, seen, settings, stats):
                     _write(doc_id, split, document, output, settings, stats, index)
             finally:
-                document.close()
-        output.commit(
-            stats.as_json(settings=settings.as_json(rules), rule_names=[r.name for r in rules])
-        )
+                document.discard()
+        output.commit(stats.as_json(settings=settings.as_json(rules), rule_names=rule_names))
     return stats
 
 
-def _read(path: Path, document: CleanDocument, rules: list[Rule], stats: PrepareStats) -> bool:
-    """Cleans the file into `document`; False for a binary file (counted)."""
+def _count(result: CleanedFile, stats: PrepareStats) -> None:
     stats.documents_in += 1
-    decoding = Decoding()
-    try:
-        for piece in clean_document(
-            safe_chunks(read_text(path, decoding)), rules, stats.rule_changes
-        ):
-            document.append(piece)
-    except BinaryDocument:
+    stats.bytes_in += result.bytes_read
+    if result.binary:
         stats.dropped["binary"] += 1
-        return False
-    finally:
-        stats.bytes_in += decoding.bytes_read
-    if decoding.invalid:
+    if result.invalid_utf8:
         stats.invalid_utf8_documents += 1
-        stats.invalid_utf8_sequences += decoding.invalid
-    return True
+        stats.invalid_utf8_sequences += result.invalid_utf8
+    stats.rule_changes.add(result.rule_delta)
 
 
-def _keep(document, split: str, seen: set, settings: Settings, stats: PrepareStats) -> bool:
+def _keep(document: CleanedText, split: str, seen: set, settings, stats: PrepareStats) -> bool:
     if document.words == 0:
         reason = "empty"
     elif document.words < settings.min_words:
@@ -111,7 +116,7 @@ def _keep(document, split: str, seen: set, settings: Settings, stats: PrepareSta
     return False
 
 
-def _write(doc_id, split, document, output, settings, stats, index) -> None:
+def _write(doc_id, split, document: CleanedText, output, settings, stats, index) -> None:
     stats.splits[split].add(words=document.words, chars=document.chars)
     count_lines = stats.lines.wants_next()
     if split == "test":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corpus.augment import AUGMENTATIONS
 from corpus.errors import UsageError
-from corpus.pipeline import Settings, prepare
+from corpus.pipeline import Settings, default_workers, prepare
 from corpus.profiles import PROFILES, RULE_NAMES, select_rules
 from corpus.spelling import read_table
 from corpus.stats import summary_table
@@ -36,6 +36,12 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--spelling", type=Path, metavar="FILE.tsv", help="written<TAB>normalised")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that read and clean (default: env GHOST_PREPARE_WORKERS, else cores ≤ 4)",
+    )
+    parser.add_argument(
         "--with",
         dest="with_rules",
         action="append",
@@ -62,6 +68,9 @@ def settings_from(args) -> Settings:
         raise UsageError("--val and --test are fractions in [0, 1) with val + test < 1")
     if args.min_words < 1:
         raise UsageError("--min-words must be at least 1")
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
     if args.augment is not None and args.augment not in AUGMENTATIONS:
         raise UsageError(
             f"unknown --augment {args.augment!r}; valid augmentations: {', '.join(AUGMENTATIONS)}"
@@ -76,6 +85,7 @@ def settings_from(args) -> Settings:
         min_words=args.min_words,
         augment=args.augment,
         spelling=args.spelling,
+        workers=workers,
     )
 
 
@@ -89,7 +99,7 @@ def run(args) -> int:
         spelling=table,
     )
     started = time.perf_counter()
-    stats = prepare(settings, rules)
+    stats = prepare(settings, rules, spelling=table)
     seconds = time.perf_counter() - started
     print(f"prepared {settings.in_dir} → {settings.out_dir} (profile {settings.profile})")
     print(summary_table(stats, seconds=seconds))

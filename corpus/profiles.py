@@ -68,10 +68,16 @@ def select_rules(
     picked -= set(without_rules)
     if "spelling" in picked and not spelling:
         raise UsageError("rule 'spelling' needs a table: add --spelling FILE.tsv")
+    return build_rules(picked, spelling=spelling)
+
+
+def build_rules(names, *, spelling: dict[str, str] | None = None) -> list[Rule]:
+    """The named rules in registry order (names already checked; also how worker processes
+    rebuild a run's rules, since the spelling rule, a closure, cannot be pickled)."""
     chosen = []
     for rule in REGISTRY:
-        if rule.name == "spelling" and "spelling" in picked:
+        if rule.name == "spelling" and "spelling" in names:
             chosen.append(Rule("spelling", spelling_rule(spelling), summary=rule.summary))
-        elif rule.name in picked:
+        elif rule.name in names:
             chosen.append(rule)
     return chosen

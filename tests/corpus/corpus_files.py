@@ -79,9 +79,9 @@ def markers(texts) -> list[int]:
     return found
 
 
-def run_prepare(*args, **kwargs) -> subprocess.CompletedProcess:
+def run_prepare(*args, env=None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "corpus", "prepare", *map(str, args)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"} if env is None else env
     return subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=110, **kwargs
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=110
     )

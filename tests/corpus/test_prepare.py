@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 
-from corpus.cleaning import RuleChanges, clean_document
+from corpus.cleaning import clean_document
 from corpus.profiles import select_rules
 from corpus.split import assign_split
 from tests.corpus.corpus_files import (
@@ -62,7 +63,7 @@ def prepared(corpus, tmp_path_factory):
 
 
 def cleaned(text: str) -> str:
-    return "".join(clean_document([text], select_rules("lyrics"), RuleChanges()))
+    return "".join(clean_document([text], select_rules("lyrics"), Counter()))
 
 
 def split_markers(out):
@@ -176,6 +177,15 @@ def test_same_seed_same_bytes_other_seed_other_split(prepared, corpus, tmp_path)
     other = tmp_path / "other"
     assert run_prepare(corpus[0], other, *ARGS[:-1], "4").returncode == 0
     assert split_markers(other) != split_markers(out)
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_output_is_the_same_for_any_number_of_workers(prepared, corpus, tmp_path, workers):
+    out = tmp_path / "out"
+    result = run_prepare(corpus[0], out, *ARGS, "--workers", workers)
+    assert result.returncode == 0, result.stderr
+    for name in ("train.txt", "val.txt", "test.jsonl", "stats.json"):
+        assert (out / name).read_bytes() == (prepared[0] / name).read_bytes()
 
 
 def test_augment_appends_shuffled_copies_to_train_only(prepared, corpus, tmp_path):

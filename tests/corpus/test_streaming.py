@@ -1,13 +1,14 @@
 """Bounded-memory pieces: reading, chunking, cleaning across chunk seams, held documents."""
 
 import random
+from collections import Counter
 
 import pytest
 
 from corpus import reader
 from corpus.augment import shuffle_stanzas
 from corpus.cleaning import RuleChanges, clean_document
-from corpus.document import CleanDocument, split_ending
+from corpus.document import DocumentBuilder, split_ending
 from corpus.profiles import select_rules
 from corpus.reader import BinaryDocument, Decoding, read_text, safe_chunks, safe_cut
 from corpus.split import assign_split
@@ -20,7 +21,7 @@ MESSY = (
 
 
 def clean(text, rules, *, size):
-    return "".join(clean_document(safe_chunks([text], size=size), rules, RuleChanges()))
+    return "".join(clean_document(safe_chunks([text], size=size), rules, Counter()))
 
 
 @pytest.mark.parametrize("profile", ["plain", "lyrics", "episodes"])
@@ -28,7 +29,7 @@ def clean(text, rules, *, size):
 def test_cleaning_in_chunks_equals_cleaning_whole(profile, size):
     rules = select_rules(profile)
     text = MESSY * 5
-    whole = "".join(clean_document([text], rules, RuleChanges()))
+    whole = "".join(clean_document([text], rules, Counter()))
     assert clean(text, rules, size=size) == whole
     assert whole == whole.strip()
 
@@ -44,7 +45,9 @@ def test_rule_changes_count_documents_and_characters():
     changes = RuleChanges()
     rules = select_rules("lyrics")
     for text in ("[Chorus]\nla", "[Intro]\nla la", "no header"):
-        "".join(clean_document([text], rules, changes))
+        delta = Counter()
+        "".join(clean_document([text], rules, delta))
+        changes.add(delta)
     counts = changes.as_dict(["section_headers", "quotes"])
     assert counts["section_headers"] == {"documents_changed": 2, "chars_delta": -17}
     assert counts["quotes"] == {"documents_changed": 0, "chars_delta": 0}
@@ -90,26 +93,29 @@ def test_read_text_refuses_binary(tmp_path):
 
 
 @pytest.mark.parametrize("spill_chars", [10**9, 50])
-def test_clean_document_holds_text_in_memory_or_spilled(tmp_path, spill_chars):
+def test_document_held_in_memory_or_spilled(tmp_path, spill_chars):
     words = [f"w{i}" for i in range(300)]
     text = " ".join(words)
-    document = CleanDocument(spill_dir=tmp_path, spill_chars=spill_chars)
+    builder = DocumentBuilder(spill_dir=tmp_path, spill_chars=spill_chars)
     for start in range(0, len(text), 17):  # pieces that cut words in two
-        document.append(text[start : start + 17])
+        builder.append(text[start : start + 17])
+    document = builder.finish()
+    assert (document.text is None) == (spill_chars == 50)
     assert "".join(document.pieces()) == text
     assert (document.words, document.chars) == (300, len(text))
     prompt_chars, reference = document.heldout_ending()
     assert "".join(document.pieces(limit=prompt_chars)) + reference == text
     assert reference.split() == words[-20:]
-    document.close()
+    document.discard()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_duplicate_key_ignores_case_only():
     keys = []
     for text in ("Hello World", "hello world", "Hello, World"):
-        document = CleanDocument(spill_dir=None)
-        document.append(text)
-        keys.append(document.key)
+        builder = DocumentBuilder(spill_dir=None)
+        builder.append(text)
+        keys.append(builder.finish().key)
     assert keys[0] == keys[1] != keys[2]
 
 

@@ -1,0 +1,107 @@
+"""Reading and cleaning documents, in worker processes when there are cores to spare.
+
+Documents come back in the order they were given (the order decides which of two duplicates is
+kept) and only a few batches run ahead of the one being written, so memory stays bounded
+however fast the workers are. Small documents travel back as text; large ones as the path of a
+spill file in the output's work folder.
+"""
+
+import multiprocessing
+import sys
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.cleaning import clean_document
+from corpus.document import CleanedText, DocumentBuilder
+from corpus.profiles import build_rules
+from corpus.reader import BinaryDocument, Decoding, read_text, safe_chunks
+from corpus.rules import Rule
+
+BATCH_FILES = 64
+BATCH_BYTES = 1 << 21
+BATCHES_AHEAD = 2  # per worker
+
+
+@dataclass
+class CleanedFile:
+    binary: bool = False
+    bytes_read: int = 0
+    invalid_utf8: int = 0
+    rule_delta: dict = field(default_factory=dict)  # rule → characters added in this document
+    cleaned: CleanedText | None = None  # None for a binary file
+
+
+def clean_file(path: Path, rules: list[Rule], spill_dir: Path) -> CleanedFile:
+    decoding, delta = Decoding(), Counter()
+    builder = DocumentBuilder(spill_dir=spill_dir)
+    try:
+        for piece in clean_document(safe_chunks(read_text(path, decoding)), rules, delta):
+            builder.append(piece)
+    except BinaryDocument:
+        builder.abandon()
+        return CleanedFile(binary=True, bytes_read=decoding.bytes_read)
+    return CleanedFile(
+        bytes_read=decoding.bytes_read,
+        invalid_utf8=decoding.invalid,
+        rule_delta=dict(delta),
+        cleaned=builder.finish(),
+    )
+
+
+_worker_setup: tuple[list[Rule], Path] | None = None  # set once in each worker process
+
+
+def _start_worker(rule_names: list[str], spelling: dict | None, spill_dir: Path) -> None:
+    global _worker_setup
+    _worker_setup = (build_rules(rule_names, spelling=spelling), spill_dir)
+
+
+def _clean_batch(paths: list[Path]) -> list[CleanedFile]:
+    rules, spill_dir = _worker_setup
+    return [clean_file(path, rules, spill_dir) for path in paths]
+
+
+def _batches(paths: list[Path]) -> Iterator[list[Path]]:
+    batch, size = [], 0
+    for path in paths:
+        batch.append(path)
+        size += path.stat().st_size
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def clean_files(
+    paths: list[Path],
+    *,
+    rule_names: list[str],
+    spelling: dict | None,
+    spill_dir: Path,
+    workers: int,
+) -> Iterator[tuple[Path, CleanedFile]]:
+    """(path, what cleaning it gave) for each path, in order; `workers` ≤ 1 cleans in-process."""
+    if workers <= 1:
+        rules = build_rules(rule_names, spelling=spelling)
+        for path in paths:
+            yield path, clean_file(path, rules, spill_dir)
+        return
+    # fork: workers start at once with everything imported; this process has no threads yet.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    setup = (rule_names, spelling, spill_dir)
+    with context.Pool(workers, initializer=_start_worker, initargs=setup) as pool:
+        running = deque()
+        for batch in _batches(paths):
+            running.append((batch, pool.apply_async(_clean_batch, (batch,))))
+            if len(running) > BATCHES_AHEAD * workers:
+                yield from _finished(running.popleft())
+        while running:
+            yield from _finished(running.popleft())
+
+
+def _finished(entry) -> Iterator[tuple[Path, CleanedFile]]:
+    batch, result = entry
+    yield from zip(batch, result.get(), strict=True)

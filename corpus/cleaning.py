@@ -7,8 +7,9 @@ by the whitespace rule (which only ever looks at whitespace, so tidying the seam
 tidying the whole text would). The document's leading and trailing whitespace is dropped.
 """
 
+import functools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from corpus.rules import Rule
@@ -44,13 +45,21 @@ def _with_ends(chunks: Iterable[str]) -> Iterator[tuple[bool, bool, str]]:
         first, current = False, following
 
 
-def _apply(rules: list[Rule], chunk: str, *, first: bool, last: bool, delta: Counter) -> str:
-    for rule in rules:
-        if (rule.scope == "head" and not first) or (rule.scope == "tail" and not last):
-            continue
-        result = rule.apply(chunk)
+@functools.cache
+def _plan(rules: tuple[Rule, ...], first: bool, last: bool) -> tuple[tuple[str, Callable], ...]:
+    """(name, function) of the rules that apply to a chunk at this place in its document."""
+    return tuple(
+        (rule.name, rule.apply)
+        for rule in rules
+        if (rule.scope != "head" or first) and (rule.scope != "tail" or last)
+    )
+
+
+def _apply(plan: tuple[tuple[str, Callable], ...], chunk: str, delta: Counter) -> str:
+    for name, apply in plan:
+        result = apply(chunk)
         if result is not chunk and result != chunk:
-            delta[rule.name] += len(result) - len(chunk)  # a key is set even when it adds 0
+            delta[name] += len(result) - len(chunk)  # a key is set even when it adds 0
         chunk = result
     return chunk
 
@@ -62,7 +71,7 @@ def clean_document(chunks: Iterable[str], rules: list[Rule], delta: Counter) -> 
     held = ""  # whitespace after the last text piece, waiting for what follows
     started = False
     for first, last, chunk in _with_ends(chunks):
-        chunk = _apply(rules, chunk, first=first, last=last, delta=delta)
+        chunk = _apply(_plan(tuple(rules), first, last), chunk, delta)
         start = len(chunk) - len(chunk.lstrip())
         if start == len(chunk):
             held += chunk

@@ -8,7 +8,6 @@ between processes: the text itself, or the path of its spill file and its last c
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ HELDOUT_WORDS = 20  # test.jsonl: the reference is the document's last 20 words
 # The window the last words are looked for in: 20 words that do not fit in 64 Ki characters are
 # not a text anyone evaluates on.
 TAIL_CHARS = 1 << 16
-_WORD = re.compile(r"\S+")
 
 
 def split_ending(text: str, *, words: int = HELDOUT_WORDS) -> tuple[str, str] | None:
@@ -29,10 +27,10 @@ def split_ending(text: str, *, words: int = HELDOUT_WORDS) -> tuple[str, str] | 
     whitespace before the last `words` words, so that the prompt ends on a word (as a prompt
     does) and the reference begins the way a model's continuation of that prompt would.
     None when the text has no word left for the prompt."""
-    starts = [match.start() for match in _WORD.finditer(text)]
-    if len(starts) <= words:
+    parts = text.rsplit(None, words)  # from the end: only the last words are looked at
+    if len(parts) <= words or not parts[0].strip():
         return None
-    cut = len(text[: starts[-words]].rstrip())
+    cut = len(parts[0])  # rsplit leaves no whitespace at the end of the first part
     return text[:cut], text[cut:]
 
 

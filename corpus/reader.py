@@ -82,7 +82,8 @@ def read_text(path: Path, decoding: Decoding) -> Iterator[str]:
     )
     previous_tail = b""  # an encoded U+FFFD may straddle two reads
     with path.open("rb") as file:
-        while data := file.read(READ_BYTES):
+        data = file.read(READ_BYTES)
+        while data:
             if b"\x00" in data:
                 raise BinaryDocument(path)
             decoding.bytes_read += len(data)
@@ -91,6 +92,8 @@ def read_text(path: Path, decoding: Decoding) -> Iterator[str]:
             text = decoder.decode(data)
             decoding.replacements += text.count(_REPLACEMENT)
             yield text
+            # A short read is the end of a regular file: saves a read() per small document.
+            data = file.read(READ_BYTES) if len(data) == READ_BYTES else b""
     text = decoder.decode(b"", final=True)
     decoding.replacements += text.count(_REPLACEMENT)
     yield text

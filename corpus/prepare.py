@@ -31,9 +31,7 @@ def add_arguments(parser) -> None:
         default=DEFAULTS.min_words,
         help="drop documents with fewer words after cleaning",
     )
-    parser.add_argument(
-        "--augment", choices=None, help=f"training-data augmentation: {'|'.join(AUGMENTATIONS)}"
-    )
+    parser.add_argument("--augment", help=f"training-data augmentation: {'|'.join(AUGMENTATIONS)}")
     parser.add_argument("--spelling", type=Path, metavar="FILE.tsv", help="written<TAB>normalised")
     parser.add_argument(
         "--workers",

@@ -41,6 +41,20 @@ def test_lyrics_profile_result():
     )
 
 
+def test_episodes_profile_keeps_paragraphs():
+    page = (
+        "This article does not yet meet the quality standards of Bulbapedia.\n"
+        "Plot[edit]\n\n"
+        "Ash and  Pikachu arrive in town.[1] They meet Misty.\n\n\n\n"
+        "Spoiler warning: this article may contain major plot details.\n"
+        "Later,\u00a0Team Rocket appears[citation needed]. It’s a trap!\n"
+    )
+    assert clean(page, select_rules("episodes"), size=1000) == (
+        "Plot\n\nAsh and Pikachu arrive in town. They meet Misty.\n\n"
+        "Later, Team Rocket appears. It's a trap!"
+    )
+
+
 def test_rule_changes_count_documents_and_characters():
     changes = RuleChanges()
     rules = select_rules("lyrics")

@@ -241,3 +241,25 @@ def test_stop_aborts_a_waiting_generation(page, start_stack):
     expect(page.locator("#status")).to_have_text("Stopped.")
     expect(page.locator("#generate")).to_be_enabled()
     expect(page.locator("#stop")).to_be_disabled()
+
+
+@pytest.mark.timeout(180)
+def test_nginx_rate_limit_429_is_announced_as_busy(page, start_stack):
+    # One generation per minute per client plus a burst of one (nginx's smallest): two requests
+    # from this address use it up, and the page's is refused by nginx itself.
+    stack = start_stack(nginx_env={"GHOST_NGINX_RATE": "1r/m", "GHOST_NGINX_BURST": "1"})
+    open_page(page, stack)
+    page.fill("#prefix", "Brock")
+    page.fill("#length", "5")
+    for _ in range(2):
+        allowed = requests.get(
+            stack.url + "/generate", params={"prefix": "x", "length": 1}, timeout=30
+        )
+        assert allowed.status_code == 200
+    with page.expect_response(lambda r: r.url.endswith("/generate")) as refused:
+        page.click("#generate")
+    assert refused.value.status == 429
+    expect(page.locator("#status")).to_contain_text("The server is busy. Retrying in")
+    page.click("#stop")
+    expect(page.locator("#status")).to_have_text("Stopped.")
+    expect(page.locator("#generate")).to_be_enabled()

@@ -61,8 +61,13 @@ class Settings:
 def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> PrepareStats:
     paths = list_documents(settings.in_dir)
     check_out_dir(settings.out_dir, settings.in_dir)
-    index, unreadable = read_index(settings.in_dir)
-    stats = PrepareStats(index_entries=len(index), index_unreadable_lines=unreadable)
+
+    def split_of(doc_id: str) -> str:
+        return assign_split(doc_id, seed=settings.seed, val=settings.val, test=settings.test)
+
+    # Titles and URLs go into test.jsonl, so only test documents' are held.
+    index, entries, unreadable = read_index(settings.in_dir, keep=lambda i: split_of(i) == "test")
+    stats = PrepareStats(index_entries=entries, index_unreadable_lines=unreadable)
     seen: set[bytes] = set()
     rule_names = [rule.name for rule in rules]
     with PreparedOutput(settings.out_dir) as output:
@@ -75,7 +80,7 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
         )
         for path, result in cleaned_files:
             doc_id = path.stem
-            split = assign_split(doc_id, seed=settings.seed, val=settings.val, test=settings.test)
+            split = split_of(doc_id)
             _count(result, stats)
             document = result.cleaned
             if document is None:

@@ -5,7 +5,7 @@ import codecs
 import io
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,23 +55,26 @@ def list_documents(in_dir: Path) -> list[Path]:
     return paths
 
 
-def read_index(in_dir: Path) -> tuple[dict[str, dict], int]:
-    """Titles and URLs by document id from the crawler's index.jsonl (when there is one), and the
-    number of lines that could not be read (the index is a convenience here, not a must)."""
+def read_index(in_dir: Path, *, keep: Callable[[str], bool]) -> tuple[dict[str, dict], int, int]:
+    """From the crawler's index.jsonl (when there is one): titles and URLs of the documents that
+    `keep` wants (only those are held), the number of entries, and the number of lines that could
+    not be read (the index is a convenience here, not a must)."""
     path = in_dir / INDEX_NAME
     if not path.is_file():
-        return {}, 0
-    entries, unreadable = {}, 0
+        return {}, 0, 0
+    wanted, entries, unreadable = {}, 0, 0
     with path.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             try:
                 record = json.loads(line)
-                entries[str(record["id"])] = {
-                    key: record[key] for key in ("title", "url") if record.get(key)
-                }
+                doc_id = str(record["id"])
             except (ValueError, KeyError, TypeError):
                 unreadable += 1
-    return entries, unreadable
+                continue
+            entries += 1
+            if keep(doc_id):
+                wanted[doc_id] = {key: record[key] for key in ("title", "url") if record.get(key)}
+    return wanted, entries, unreadable
 
 
 def read_text(path: Path, decoding: Decoding) -> Iterator[str]:
@@ -81,7 +84,13 @@ def read_text(path: Path, decoding: Decoding) -> Iterator[str]:
         codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True
     )
     previous_tail = b""  # an encoded U+FFFD may straddle two reads
-    with path.open("rb") as file:
+    try:
+        file = path.open("rb")
+    except OSError as error:
+        raise UsageError(
+            f"cannot read {path} ({error}); fix its permissions or move it away"
+        ) from None
+    with file:
         data = file.read(READ_BYTES)
         while data:
             if b"\x00" in data:

@@ -9,6 +9,7 @@ from corpus import reader
 from corpus.augment import shuffle_stanzas
 from corpus.cleaning import RuleChanges, clean_document
 from corpus.document import DocumentBuilder, split_ending
+from corpus.errors import UsageError
 from corpus.profiles import select_rules
 from corpus.reader import BinaryDocument, Decoding, read_text, safe_chunks, safe_cut
 from corpus.split import assign_split
@@ -97,6 +98,11 @@ def test_read_text_translates_line_endings_and_counts_invalid_utf8(tmp_path, mon
     text = "".join(read_text(path, decoding))
     assert text == "one\ntwo\nthree\n\ufffd\ufffdok \ufffd café\n"
     assert (decoding.invalid, decoding.genuine, decoding.bytes_read) == (2, 1, len(data))
+
+
+def test_unreadable_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="cannot read .*gone.txt"):
+        "".join(read_text(tmp_path / "gone.txt", Decoding()))
 
 
 def test_read_text_refuses_binary(tmp_path):

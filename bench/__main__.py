@@ -42,6 +42,11 @@ def parse_args(argv):
         default=Path(os.environ.get("GHOST_DATA_DIR", "data")),
         help="where the benchmark models are made and kept (default $GHOST_DATA_DIR or ./data)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the API worker with py-spy during each serving level (stacks kept in results)",
+    )
     args = parser.parse_args(argv)
     if args.only:
         unknown = set(args.only.split(",")) - set(SECTIONS)
@@ -82,6 +87,7 @@ def run_serving(args, model):
         serving_dir=model.serving_dir,
         levels=workload.LEVELS,
         duration_s=pick(DURATIONS["serving"], args.smoke),
+        profile_dir=args.results / f"{args.stamp}-profiles" if args.profile else None,
     )
 
 
@@ -151,24 +157,25 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def write_json(folder: Path, result: dict) -> Path:
+def write_json(path: Path, result: dict) -> None:
     """Atomic: a temp file in the same folder, then os.replace."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = result["started_at"].replace(":", "").replace("+0000", "Z")
-    path = folder / f"{stamp}{'-smoke' if result['smoke'] else ''}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".json.tmp")
     temp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temp, path)
-    return path
 
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     chosen = args.only.split(",") if args.only else list(SECTIONS)
+    started_at = now()
+    # File names: 2026-01-31T120000Z[-smoke].json
+    args.stamp = started_at.replace(":", "").replace("+0000", "Z")
+    args.stamp += "-smoke" if args.smoke else ""
     result = {
         "format": 1,
         "smoke": args.smoke,
-        "started_at": now(),
+        "started_at": started_at,
         "machine": machine(),
         "workload": {
             "prompt_tokens": workload.PROMPT_TOKENS,
@@ -191,7 +198,8 @@ def main(argv=None) -> int:
     result["finished_at"] = now()
     result["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = report.evaluate_targets(result)
-    path = write_json(args.results, result)
+    path = args.results / f"{args.stamp}.json"
+    write_json(path, result)
     print(report.markdown(result))
     print(f"bench: wrote {path}", file=sys.stderr)
     return 1 if any(s["status"] == "failed" for s in result["sections"].values()) else 0

@@ -5,6 +5,7 @@ Each level keeps `concurrency` streaming requests in flight for a fixed time (16
 percentiles, errors, and the peak memory of the uWSGI worker, of nginx and of the whole stack.
 """
 
+import contextlib
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -12,6 +13,7 @@ import psutil
 
 from bench import load, workload
 from bench.memory import PeakMemory
+from bench.profile import Profile
 
 # The clients all come from 127.0.0.1, which nginx's per-client limits would treat as one
 # abusive user: raise them so they never bind (the directives still run on every request).
@@ -43,17 +45,24 @@ def worker_pids(master_pid: int) -> list[int]:
     return [child.pid for child in psutil.Process(master_pid).children()]
 
 
-def measure_level(stack, path: str, *, concurrency: int, duration_s: float) -> dict:
+def measure_level(
+    stack, path: str, *, concurrency: int, duration_s: float, profile_dir: Path | None = None
+) -> dict:
     address = urlsplit(stack.url)
+    workers = worker_pids(stack.uwsgi_pid)
     memory = PeakMemory(
         {
-            "worker": worker_pids(stack.uwsgi_pid),
+            "worker": workers,
             "uwsgi": [stack.uwsgi_pid],  # master and workers
             "nginx": [stack.nginx_pid],  # master and workers
         },
         total=("uwsgi", "nginx"),
     )
-    with memory:
+    profile = None
+    if profile_dir is not None:
+        out = profile_dir / f"worker-c{concurrency}.txt"
+        profile = Profile(workers[0], seconds=duration_s, out=out)
+    with memory, profile or contextlib.nullcontext():
         result = load.closed_loop(
             address.hostname,
             address.port,
@@ -64,10 +73,19 @@ def measure_level(stack, path: str, *, concurrency: int, duration_s: float) -> d
             timeout_s=max(120.0, 4 * duration_s),
         )
     result["memory"] = memory.peaks()
+    if profile is not None:
+        result["profile"] = profile.summary()
     return result
 
 
-def run(*, serving_dir: Path, levels: tuple[int, ...], duration_s: float) -> dict:
+def run(
+    *,
+    serving_dir: Path,
+    levels: tuple[int, ...],
+    duration_s: float,
+    profile_dir: Path | None = None,
+) -> dict:
+    """profile_dir: when given, py-spy samples the worker during each level (not the warm-up)."""
     from api.native_stack import NativeStack
 
     serving_dir = Path(serving_dir).resolve()
@@ -87,7 +105,13 @@ def run(*, serving_dir: Path, levels: tuple[int, ...], duration_s: float) -> dic
         # One short unrecorded round, so first-connection costs stay out of the first level.
         measure_level(stack, path, concurrency=max(levels), duration_s=min(2.0, duration_s))
         measured = [
-            measure_level(stack, path, concurrency=concurrency, duration_s=duration_s)
+            measure_level(
+                stack,
+                path,
+                concurrency=concurrency,
+                duration_s=duration_s,
+                profile_dir=profile_dir,
+            )
             for concurrency in levels
         ]
     return {

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ OTHER_SECTIONS = ("api_ceiling", "prepare", "training")
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench-smoke")
-    command = [sys.executable, "-m", "bench", "--smoke"]
+    command = [sys.executable, "-m", "bench", "--smoke", "--profile"]
     command += ["--data-dir", str(root / "data"), "--results", str(root / "results")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(
@@ -82,6 +83,12 @@ def test_serving_levels_are_consistent(smoke_run):
         assert rss["worker"] > 0 and rss["nginx"] > 0
         assert rss["total"] >= max(rss["uwsgi"], rss["nginx"])
         assert rss["uwsgi"] >= rss["worker"]
+        # py-spy sampled the worker's threads during the level, stacks kept beside the result.
+        profile = row["profile"]
+        assert profile.get("samples", 0) > 0, profile
+        assert Path(profile["raw"]).is_file()
+        for group in profile["threads"].values():
+            assert sum(share for _, share in group["top"]) <= 1.0 + 1e-6
 
 
 def test_original_designs_completed_requests(smoke_run):

@@ -1,6 +1,7 @@
 """python -m crawler.sample_site --port N — serve the sample site on 127.0.0.1 until Ctrl-C."""
 
 import argparse
+import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -33,6 +34,10 @@ def _not_found() -> tuple[str, bytes]:
     return "text/html; charset=UTF-8", b"<html><body><p>There is no such page.</p></body></html>"
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.sample_site", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    # A demo script may stop the server with SIGTERM (background jobs ignore SIGINT).
+    signal.signal(signal.SIGTERM, _stop)
     host, port = server.server_address[:2]
     print(f"http://{host}:{port}", flush=True)
     try:

@@ -14,14 +14,14 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+from crawler.settings import BULBAPEDIA_LIST_PAGES
 
 EPISODES_FILE = Path(__file__).with_name("episodes.txt")
 SERIES_NAMES = {"EP": "original series", "AG": "Advanced Generation series"}
-LIST_PATHS = {
-    "EP": "/wiki/List_of_original_series_episodes",
-    "AG": "/wiki/List_of_Advanced_Generation_series_episodes",
-}
+# The crawler's list page for every series is served; only EP and AG have sample episodes.
+LIST_PATHS = BULBAPEDIA_LIST_PAGES
 ROBOTS_TXT = "User-agent: *\nDisallow: /w/\nDisallow: /wiki/Special:\n"
 WIKI_LINK = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]+))?\]\]")
 
@@ -110,7 +110,7 @@ def page(title: str, content: str) -> str:
 
 
 def _list_links():
-    return [(f"{SERIES_NAMES[s]} episodes", LIST_PATHS[s]) for s in LIST_PATHS]
+    return [(f"{SERIES_NAMES[s]} episodes", LIST_PATHS[s]) for s in SERIES_NAMES]
 
 
 def episode_page(episode: Episode, number: int) -> str:
@@ -150,7 +150,8 @@ def list_page(series: str, episodes: list[Episode]) -> str:
         if e.code.startswith(series)
     )
     table = f'<table class="roundy sortable"><tr><th>#</th><th>Title</th></tr>{rows}</table>'
-    return page(f"List of {SERIES_NAMES[series]} episodes", table)
+    title = unquote(LIST_PATHS[series]).removeprefix("/wiki/").replace("_", " ")
+    return page(title, table)
 
 
 def site_pages(episodes: list[Episode] | None = None) -> dict[str, tuple[str, bytes]]:

@@ -51,8 +51,18 @@ class BulbapediaSpider(CorpusSpider):
         list_pages = self.settings.getdict("BULBAPEDIA_LIST_PAGES")
         for code in self.series:
             yield scrapy.Request(
-                root + list_pages[code], callback=self.parse_list, cb_kwargs={"series": code}
+                root + list_pages[code],
+                callback=self.parse_list,
+                errback=self.list_page_failed,
+                cb_kwargs={"series": code},
             )
+
+    def list_page_failed(self, failure):
+        self.logger.error(
+            "Could not read the episode list %s (%s); check --series or BULBAPEDIA_LIST_PAGES",
+            failure.request.url,
+            failure.getErrorMessage(),
+        )
 
     def parse_list(self, response, series):
         seen = set()

@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     for line in summary_lines(stats):
         print(f"  {line}")
     reason = stats.get("finish_reason")
-    if reason == "shutdown" and args.resume:
-        print(f"  stopped early; continue with --resume {args.resume}")
+    if reason == "shutdown":
+        again = f"--resume {args.resume}" if args.resume else "the same --out"
+        print(f"  stopped early: run again with {again} to continue")
     return EXIT_CODES.get(reason, 1)
 
 

@@ -46,7 +46,19 @@ class GeniusSpider(CorpusSpider):
     def api_request(self, endpoint: str, params: dict, **kwargs) -> scrapy.Request:
         url = f"{self.settings['GENIUS_API_ROOT'].rstrip('/')}/{endpoint}?{urlencode(params)}"
         # API answers change and are cheap; the token is added at download time (middleware).
-        return scrapy.Request(url, meta={"dont_cache": True}, **kwargs)
+        return scrapy.Request(
+            url, meta={"dont_cache": True}, errback=self.api_request_failed, **kwargs
+        )
+
+    def api_request_failed(self, failure):
+        response = getattr(failure.value, "response", None)
+        hint = " (is GENIUS_ACCESS_TOKEN valid?)" if response and response.status == 401 else ""
+        self.logger.error(
+            "The Genius API failed for %s: %s%s",
+            failure.request.url,
+            failure.getErrorMessage(),
+            hint,
+        )
 
     async def start(self):
         for artist in self.artists:

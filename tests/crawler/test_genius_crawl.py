@@ -91,3 +91,11 @@ def test_bad_max_songs_is_a_usage_error(genius_site, tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: --max-songs must be a whole number")
+
+
+def test_rejected_token_is_an_error_naming_it(genius_site, tmp_path):
+    args = ["--out", str(tmp_path / "c"), "--api-root", f"{genius_site.url}/api"]
+    result = run_crawler("genius", *args, "--artist", "X", env=crawler_env(token="wrong"))
+    assert "is GENIUS_ACCESS_TOKEN valid?" in result.stderr
+    assert "errors: 1" in result.stdout
+    assert [hit.path for hit in genius_site.hits] == ["/robots.txt", "/api/search?q=X"]

@@ -20,7 +20,7 @@ class RepeatedLines:
     are held, only the most frequent quarter is kept (counts of rare lines are approximate)."""
 
     def __init__(
-        self, *, capacity=200_000, max_len=200, exact_chars=1 << 22, stride: int = 8
+        self, *, capacity=50_000, max_len=200, exact_chars=1 << 22, stride: int = 8
     ) -> None:
         self.capacity = capacity
         self.max_len = max_len

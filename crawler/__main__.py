@@ -7,6 +7,7 @@ import sys
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.corpus_folder import CorpusFolder
 from crawler.extensions import summary_lines
 from crawler.spiders.bulbapedia import BulbapediaSpider, parse_series
 from crawler.spiders.corpus_spider import positive_int
@@ -85,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = crawl_settings(args)
         spider_class, spider_args = spider_arguments(args, settings)
+        CorpusFolder(args.out)  # a damaged index or an unusable folder is reported here
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot use --out {args.out} ({exc}); choose another folder", file=sys.stderr)
         return 2
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(spider_class)

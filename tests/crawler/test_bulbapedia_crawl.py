@@ -164,3 +164,16 @@ def test_contact_url_setting_reaches_the_user_agent(wiki_site, tmp_path):
     contact = "https://example.org/who-runs-this-crawl"
     crawl(wiki_site, tmp_path / "corpus", "--limit", "1", "-s", f"CRAWLER_CONTACT_URL={contact}")
     assert {hit.user_agent for hit in wiki_site.hits} == {f"GhostwriterBot/0.1 (+{contact})"}
+
+
+def test_damaged_index_or_unusable_out_is_a_usage_error(wiki_site, tmp_path):
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "index.jsonl").write_text("{not json\n")
+    (tmp_path / "a-file").write_text("")
+    for out, message in ((damaged, "fix or delete that line"), (tmp_path / "a-file", "cannot use")):
+        result = run_crawler("bulbapedia", "--out", str(out), "--site-root", wiki_site.url)
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: ") and message in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert wiki_site.hits == []

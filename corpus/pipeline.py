@@ -6,7 +6,7 @@ so memory holds a few batches of documents plus one 16-byte hash per kept docume
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.augment import shuffle_stanzas, stanza_rng
@@ -43,6 +43,9 @@ class Settings:
     spelling: Path | None = None
     workers: int = 1
 
+    def split_of(self, doc_id: str) -> str:
+        return assign_split(doc_id, seed=self.seed, val=self.val, test=self.test)
+
     def as_json(self, rules: list[Rule]) -> dict:
         """What decides the output (not `workers`: the output is the same for any number)."""
         return {
@@ -61,16 +64,14 @@ class Settings:
 def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> PrepareStats:
     paths = list_documents(settings.in_dir)
     check_out_dir(settings.out_dir, settings.in_dir)
-
-    def split_of(doc_id: str) -> str:
-        return assign_split(doc_id, seed=settings.seed, val=settings.val, test=settings.test)
-
     # Titles and URLs go into test.jsonl, so only test documents' are held.
-    index, entries, unreadable = read_index(settings.in_dir, keep=lambda i: split_of(i) == "test")
+    index, entries, unreadable = read_index(
+        settings.in_dir, keep=lambda doc_id: settings.split_of(doc_id) == "test"
+    )
     stats = PrepareStats(index_entries=entries, index_unreadable_lines=unreadable)
-    seen: set[bytes] = set()
     rule_names = [rule.name for rule in rules]
     with PreparedOutput(settings.out_dir) as output:
+        run = _Run(settings, stats, output, index)
         cleaned_files = clean_files(
             paths,
             rule_names=rule_names,
@@ -79,65 +80,74 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
             workers=settings.workers,
         )
         for path, result in cleaned_files:
-            doc_id = path.stem
-            split = split_of(doc_id)
-            _count(result, stats)
-            document = result.cleaned
-            if document is None:
-                continue
-            try:
-                if _keep(document, split, seen, settings, stats):
-                    _write(doc_id, split, document, output, settings, stats, index)
-            finally:
-                document.discard()
+            run.take(path.stem, result)
         output.commit(stats.as_json(settings=settings.as_json(rules), rule_names=rule_names))
     return stats
 
 
-def _count(result: CleanedFile, stats: PrepareStats) -> None:
-    stats.documents_in += 1
-    stats.bytes_in += result.bytes_read
-    if result.binary:
-        stats.dropped["binary"] += 1
-    if result.invalid_utf8:
-        stats.invalid_utf8_documents += 1
-        stats.invalid_utf8_sequences += result.invalid_utf8
-    stats.rule_changes.add(result.rule_delta)
+@dataclass
+class _Run:
+    settings: Settings
+    stats: PrepareStats
+    output: PreparedOutput
+    index: dict[str, dict]
+    seen: set[bytes] = field(default_factory=set)  # duplicate keys of the kept documents
 
+    def take(self, doc_id: str, result: CleanedFile) -> None:
+        self._count(result)
+        document = result.cleaned
+        if document is None:
+            return
+        split = self.settings.split_of(doc_id)
+        try:
+            if self._keep(document, split):
+                self._write(doc_id, split, document)
+        finally:
+            document.discard()
 
-def _keep(document: CleanedText, split: str, seen: set, settings, stats: PrepareStats) -> bool:
-    if document.words == 0:
-        reason = "empty"
-    elif document.words < settings.min_words:
-        reason = "too_short"
-    elif document.key in seen:
-        reason = "duplicate"
-    elif split == "test" and document.heldout_ending() is None:
-        reason = "too_short_for_test"
-    else:
-        seen.add(document.key)
-        return True
-    stats.dropped[reason] += 1
-    return False
+    def _count(self, result: CleanedFile) -> None:
+        stats = self.stats
+        stats.documents_in += 1
+        stats.bytes_in += result.bytes_read
+        if result.binary:
+            stats.dropped["binary"] += 1
+        if result.invalid_utf8:
+            stats.invalid_utf8_documents += 1
+            stats.invalid_utf8_sequences += result.invalid_utf8
+        stats.rule_changes.add(result.rule_delta)
 
+    def _keep(self, document: CleanedText, split: str) -> bool:
+        if document.words == 0:
+            reason = "empty"
+        elif document.words < self.settings.min_words:
+            reason = "too_short"
+        elif document.key in self.seen:
+            reason = "duplicate"
+        elif split == "test" and document.heldout_ending() is None:
+            reason = "too_short_for_test"
+        else:
+            self.seen.add(document.key)
+            return True
+        self.stats.dropped[reason] += 1
+        return False
 
-def _write(doc_id, split, document: CleanedText, output, settings, stats, index) -> None:
-    stats.splits[split].add(words=document.words, chars=document.chars)
-    count_lines = stats.lines.wants_next()
-    if split == "test":
-        prompt_chars, reference = document.heldout_ending()
-        prompt = _lines_counted(document.pieces(limit=prompt_chars), stats, count_lines)
-        output.write_test(doc_id, prompt=prompt, reference=reference, extra=index.get(doc_id, {}))
-        return
-    output.write_document(split, _lines_counted(document.pieces(), stats, count_lines))
-    if split == "train" and settings.augment == "shuffle-stanzas":
-        rng = stanza_rng(seed=settings.seed, doc_id=doc_id)
-        output.write_augmented(shuffle_stanzas(document.pieces(), rng=rng))
-        stats.augmented.add(words=document.words, chars=document.chars)
+    def _write(self, doc_id: str, split: str, document: CleanedText) -> None:
+        self.stats.splits[split].add(words=document.words, chars=document.chars)
+        count_lines = self.stats.lines.wants_next()
+        if split == "test":
+            prompt_chars, reference = document.heldout_ending()
+            prompt = self._lines_counted(document.pieces(limit=prompt_chars), count_lines)
+            extra = self.index.get(doc_id, {})
+            self.output.write_test(doc_id, prompt=prompt, reference=reference, extra=extra)
+            return
+        self.output.write_document(split, self._lines_counted(document.pieces(), count_lines))
+        if split == "train" and self.settings.augment == "shuffle-stanzas":
+            rng = stanza_rng(seed=self.settings.seed, doc_id=doc_id)
+            self.output.write_augmented(shuffle_stanzas(document.pieces(), rng=rng))
+            self.stats.augmented.add(words=document.words, chars=document.chars)
 
-
-def _lines_counted(pieces, stats: PrepareStats, count: bool) -> Iterator[str]:
-    for piece in pieces:
-        if count:
-            stats.lines.add(piece)
-        yield piece
+    def _lines_counted(self, pieces, count: bool) -> Iterator[str]:
+        for piece in pieces:
+            if count:
+                self.stats.lines.add(piece)
+            yield piece

@@ -217,22 +217,22 @@ def test_rerun_replaces_previous_output(prepared, corpus, tmp_path):
 
 
 def test_failed_run_leaves_previous_output(prepared, corpus, tmp_path, monkeypatch):
-    from corpus import pipeline
     from corpus.__main__ import main
+    from corpus.output import PreparedOutput
 
     out = tmp_path / "songs"
     shutil.copytree(prepared[0], out)
     before = {path.name: path.read_bytes() for path in out.iterdir()}
-    calls = []
+    written = []
+    original = PreparedOutput.write_document
 
-    def failing_write(*args):
-        calls.append(args)
-        if len(calls) == 5:
+    def failing_write(self, split, pieces):
+        written.append(split)
+        if len(written) == 5:
             raise OSError("disk full")
-        return original(*args)
+        original(self, split, pieces)
 
-    original = pipeline._write
-    monkeypatch.setattr(pipeline, "_write", failing_write)
+    monkeypatch.setattr(PreparedOutput, "write_document", failing_write)
     with pytest.raises(OSError, match="disk full"):
         main(["prepare", str(corpus[0]), str(out), *ARGS])
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before

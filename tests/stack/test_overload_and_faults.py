@@ -99,7 +99,9 @@ def test_overload_is_refused_fast_and_nothing_hangs(start_stack):
     assert statuses <= {200, 429, 503}, statuses
     assert {200, 429, 503} <= statuses, statuses
     refused = [answer for answer in answers if answer.status in (429, 503)]
-    assert {answer.error_type for answer in refused} == {"overloaded"}
+    assert {a.error_type for a in refused if a.status == 429} == {"overloaded"}
+    # Mostly the admission limit's "overloaded"; "not_ready" if the worker was recycled meanwhile.
+    assert {a.error_type for a in refused if a.status == 503} <= {"overloaded", "not_ready"}
     # Refused at once, never queued: within 100 ms as nginx measures it. This machine is shared
     # (2 cores, load ~10 from other test runs), so a CPU-starved few may take longer: 99% must be
     # within 100 ms, and every one, as the clients see it, well under a generation's queue wait.

@@ -317,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    # `docker stop`-style SIGTERM stops the stack the way Ctrl-C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and SIGTERM both stop the stack, even where SIGINT was inherited as ignored (a
+    # shell's background job, some process supervisors).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     stack = NativeStack(
         models_dir=args.model.parent,
         default_model=args.model.name,

@@ -7,10 +7,10 @@ arrival for more to join; a busy one takes whatever gathered while the engine wo
 """
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 from api.engines.base import Engine
 from api.sequence import Request, Sequence
@@ -27,8 +27,11 @@ class Batcher:
         self._waiting: deque[Sequence] = deque()
         self._changed = threading.Condition()
         self._slots = threading.Semaphore(engine.parallelism)
-        self._runners = ThreadPoolExecutor(engine.parallelism, thread_name_prefix="engine")
+        self._batches: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
+        # Daemon threads: a stuck engine call must not keep the process from exiting.
+        for number in range(engine.parallelism):
+            threading.Thread(target=self._run_batches, name=f"engine-{number}", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
         self._thread.start()
 
@@ -56,7 +59,8 @@ class Batcher:
             self._closed = True
             self._changed.notify()
         self._thread.join(timeout=5)
-        self._runners.shutdown(wait=False, cancel_futures=True)
+        for _ in range(self.engine.parallelism):
+            self._batches.put(None)
 
     def _loop(self) -> None:
         while True:
@@ -64,7 +68,11 @@ class Batcher:
             batch = self._next_batch()
             if batch is None:
                 return
-            self._runners.submit(self._run, batch)
+            self._batches.put(batch)
+
+    def _run_batches(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            self._run(batch)
 
     def _next_batch(self) -> list[Sequence] | None:
         with self._changed:

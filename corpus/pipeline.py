@@ -6,6 +6,7 @@ so memory holds a few batches of documents plus one 16-byte hash per kept docume
 
 import os
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,8 +80,10 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
             spill_dir=output.work_dir,
             workers=settings.workers,
         )
-        for path, result in cleaned_files:
-            run.take(path.stem, result)
+        # closing(): on an error the workers stop now, before the work folder is removed.
+        with closing(cleaned_files):
+            for path, result in cleaned_files:
+                run.take(path.stem, result)
         output.commit(stats.as_json(settings=settings.as_json(rules), rule_names=rule_names))
     return stats
 

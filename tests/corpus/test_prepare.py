@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 
+import psutil
 import pytest
 
 from corpus.cleaning import clean_document
@@ -234,7 +235,8 @@ def test_failed_run_leaves_previous_output(prepared, corpus, tmp_path, monkeypat
 
     monkeypatch.setattr(PreparedOutput, "write_document", failing_write)
     with pytest.raises(OSError, match="disk full"):
-        main(["prepare", str(corpus[0]), str(out), *ARGS])
+        main(["prepare", str(corpus[0]), str(out), *ARGS, "--workers", "2"])
+    assert psutil.Process().children() == []  # the workers were stopped with the run
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["songs"]
 

@@ -7,6 +7,7 @@ tokens/s counted as tokens arrive.
 """
 
 import asyncio
+import codecs
 import contextlib
 import json
 import time
@@ -98,9 +99,11 @@ async def one_request(host: str, port: int, path: str, *, stream: bool, clock) -
         writer.write(request.encode("ascii"))
         status, headers = await read_head(reader)
         pending, body = "", b""
+        # A piece may end inside a multi-byte character: decode incrementally.
+        decoder = codecs.getincrementaldecoder("utf-8")()
         async for piece in body_pieces(reader, headers):
             if stream and status == 200:
-                pending = record_events(sample, pending + piece.decode("utf-8"), clock())
+                pending = record_events(sample, pending + decoder.decode(piece), clock())
             else:
                 body += piece
         if status != 200:

@@ -28,8 +28,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GHOST_UWSGI_SOCKET=:3031
 RUN groupadd --system --gid 10001 ghost \
  && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost
-COPY --from=wheels /wheels /wheels
-RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
+# Installed from a bind mount of the build stage: the wheels never become a layer of this image.
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index /wheels/*.whl
 WORKDIR /app
 COPY api/ api/
 COPY docker/uwsgi_probe.py /usr/local/bin/uwsgi_probe.py

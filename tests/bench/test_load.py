@@ -1,8 +1,10 @@
 """The load client's pure parts: percentiles, SSE token accounting, and the level summary."""
 
+import asyncio
+
 import pytest
 
-from bench.load import Sample, percentile, record_events, summarise
+from bench.load import Sample, one_request, percentile, record_events, summarise
 
 
 @pytest.mark.parametrize(
@@ -65,3 +67,39 @@ def test_non_streaming_summary_runs_to_the_last_completion():
     summary = summarise(samples, concurrency=1, window_s=5.0, stream=False)
     assert summary["seconds"] == 8.0
     assert summary["tokens_per_s"] == 16.0
+
+
+def serve_once(chunks: list[bytes], *, chunked: bool):
+    """A one-connection HTTP server on a free loopback port that answers with `chunks`."""
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        encoding = "Transfer-Encoding: chunked\r\n" if chunked else ""
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n{encoding}\r\n"
+        writer.write(head.encode())
+        for chunk in chunks:
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            await writer.drain()
+        if chunked:
+            writer.write(b"0\r\n\r\n")
+        writer.close()
+
+    return asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_one_request_reads_a_stream_split_inside_a_character(chunked):
+    events = 'data: {"text": "é"}\n\ndata: {"usage": {"completion_tokens": 2}}\n\n'.encode()
+    split = events.index("é".encode()) + 1  # between the two bytes of é
+
+    async def scenario():
+        server = await serve_once([events[:split], events[split:]], chunked=chunked)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await one_request("127.0.0.1", port, "/generate", stream=True, clock=clock)
+
+    clock = iter(range(100)).__next__
+    sample = asyncio.run(scenario())
+    assert sample.error is None
+    assert sample.tokens == 2
+    assert sample.first_token is not None and sample.finished > sample.first_token

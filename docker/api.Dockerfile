@@ -26,8 +26,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GHOST_DATA_DIR=/data \
     GHOST_MODELS_DIR=/data/serving \
     GHOST_UWSGI_SOCKET=:3031
+# /data belongs to the same user in both images: whichever container first mounts the named
+# volume initialises it from its image, and the trainer must be able to write there.
 RUN groupadd --system --gid 10001 ghost \
- && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost
+ && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost \
+ && mkdir /data && chown ghost:ghost /data
 # Installed from a bind mount of the build stage: the wheels never become a layer of this image.
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index /wheels/*.whl

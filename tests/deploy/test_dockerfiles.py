@@ -184,3 +184,12 @@ def test_probe_is_installed_where_the_healthchecks_run_it():
     (api,) = k8s_object("Deployment", "ghostwriter-api")["spec"]["template"]["spec"]["containers"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert api[probe]["exec"]["command"][:2] == ["python", destinations[0]]
+
+
+@pytest.mark.parametrize("name", ["api", "trainer"])
+def test_the_data_volume_mount_point_belongs_to_the_image_user(name):
+    # A new named volume takes its owner from the image that mounts it first: api or trainer.
+    runs = " ".join(ins["value"] for ins in instructions(name, "RUN"))
+    assert "--uid 10001" in runs
+    assert "mkdir /data && chown ghost:ghost /data" in runs
+    assert instructions(name, "USER")[-1]["value"] == "10001:10001"

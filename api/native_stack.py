@@ -180,17 +180,24 @@ class NativeStack:
             )  # fmt: skip
 
     def _start_uwsgi(self) -> subprocess.Popen:
-        env = {
+        env = self.uwsgi_environment(self.uwsgi_address)
+        return self._spawn(self.uwsgi_command(), env=env, log_name="uwsgi.log")
+
+    def uwsgi_command(self) -> list[str]:
+        uwsgi = find_binary("uwsgi", fallbacks=(Path(sys.executable).with_name("uwsgi"),))
+        return [uwsgi, "--ini", str(UWSGI_INI)]
+
+    def uwsgi_environment(self, socket_address: str) -> dict[str, str]:
+        """uWSGI's environment: this stack's models and settings, listening on socket_address."""
+        return {
             **os.environ,
             "GHOST_MODELS_DIR": str(self.models_dir),
             **({"GHOST_DEFAULT_MODEL": self.default_model} if self.default_model else {}),
             **self.app_env,
-            "GHOST_UWSGI_SOCKET": self.uwsgi_address,
+            "GHOST_UWSGI_SOCKET": socket_address,
             # The app's package is imported from this checkout, whatever the working directory.
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.getenv("PYTHONPATH")])),
         }
-        uwsgi = find_binary("uwsgi", fallbacks=(Path(sys.executable).with_name("uwsgi"),))
-        return self._spawn([uwsgi, "--ini", str(UWSGI_INI)], env=env, log_name="uwsgi.log")
 
     def nginx_values(self) -> dict[str, str]:
         """The site template's variables: defaults, then environment tunables, then this run's."""

@@ -1,0 +1,53 @@
+"""The container path of the nginx config: the API named by a service name that nginx resolves at
+request time, and every replica the name resolves to gets requests (`--scale api=N`)."""
+
+import re
+import signal
+import subprocess
+
+import pytest
+import requests
+
+from api.native_stack import REPO_ROOT, stop_process
+from tests.fixtures.stack import make_stack
+from tests.stack.dns_responder import DnsResponder
+
+REPLICAS = ["127.0.0.1", "127.0.0.2"]  # both on loopback
+
+
+def served_404s(log_text: str) -> int:
+    return len(re.findall(r"GET /v1/no-such-route => .*\(HTTP/1.1 404\)", log_text))
+
+
+@pytest.mark.timeout(90)
+def test_requests_are_spread_over_every_replica_of_the_service_name(tiny_serving_model, tmp_path):
+    stack = make_stack(tiny_serving_model)
+    port = stack.uwsgi_address.rpartition(":")[2]
+    with DnsResponder("api.test", REPLICAS) as dns:
+        # As in compose: nginx knows a name and a DNS server, not the replicas' addresses.
+        stack.nginx_env.update(
+            GHOST_UWSGI_ADDRESS=f"api.test:{port}", GHOST_NGINX_RESOLVER=dns.address
+        )
+        second_log = tmp_path / "second-replica.log"
+        with second_log.open("wb") as log:
+            second = subprocess.Popen(
+                stack.uwsgi_command(),
+                cwd=REPO_ROOT,
+                env=stack.uwsgi_environment(f"{REPLICAS[1]}:{port}"),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            with stack, requests.Session() as session:
+                # A 404 from the app needs no model, and uWSGI logs every 4xx: a replica's count.
+                for _ in range(40):
+                    response = session.get(stack.url + "/v1/no-such-route", timeout=10)
+                    assert response.json()["error"]["type"] == "not_found"
+                first_count = served_404s((stack.run_dir / "uwsgi.log").read_text(errors="replace"))
+        finally:
+            stop_process(second, signal.SIGTERM)
+        second_count = served_404s(second_log.read_text(errors="replace"))
+    assert "api.test" in dns.queries
+    assert first_count + second_count == 40
+    assert first_count > 0 and second_count > 0, (first_count, second_count)

@@ -11,6 +11,7 @@ import psutil
 import pytest
 import requests
 
+from api.native_stack import stop_process
 from tests.fixtures.stack import worker_pids
 
 GENERATE = {"prefix": "Ash and Pikachu were", "length": 24}
@@ -168,3 +169,22 @@ def test_worker_memory_is_flat_over_2000_requests(start_stack):
     assert worker_pids(stack) == [worker], "the worker was recycled: RSS not comparable"
     growth = (after - before) / before
     assert growth < 0.05, f"worker RSS {before / 2**20:.1f} MiB → {after / 2**20:.1f} MiB"
+
+
+def test_nginx_answers_json_504_and_502_when_uwsgi_hangs_or_is_gone(start_stack):
+    stack = start_stack(nginx_env={"GHOST_NGINX_READ_TIMEOUT": "1s"})
+    (worker,) = worker_pids(stack)
+    os.kill(worker, signal.SIGSTOP)  # a worker that accepts nothing and answers nothing
+    try:
+        hung = requests.get(stack.url + "/generate", params=GENERATE, timeout=10)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert hung.status_code == 504
+    assert hung.json()["error"]["type"] == "internal"
+    assert hung.headers["Retry-After"] == "5"
+
+    stop_process(stack.uwsgi, signal.SIGTERM)
+    gone = requests.get(stack.url + "/generate", params=GENERATE, timeout=10)
+    assert gone.status_code == 502
+    assert gone.json()["error"]["type"] == "not_ready"
+    assert gone.headers["Retry-After"] == "5"

@@ -30,8 +30,12 @@ class Batcher:
         self._batches: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         # Daemon threads: a stuck engine call must not keep the process from exiting.
-        for number in range(engine.parallelism):
-            threading.Thread(target=self._run_batches, name=f"engine-{number}", daemon=True).start()
+        self._runner_threads = [
+            threading.Thread(target=self._run_batches, name=f"engine-{number}", daemon=True)
+            for number in range(engine.parallelism)
+        ]
+        for thread in self._runner_threads:
+            thread.start()
         self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
         self._thread.start()
 
@@ -59,8 +63,10 @@ class Batcher:
             self._closed = True
             self._changed.notify()
         self._thread.join(timeout=5)
-        for _ in range(self.engine.parallelism):
+        for _ in self._runner_threads:
             self._batches.put(None)
+        for thread in self._runner_threads:
+            thread.join(timeout=5)
 
     def _loop(self) -> None:
         while True:

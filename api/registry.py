@@ -5,6 +5,7 @@ fork, and nothing loads at import), so each worker holds exactly one copy of eac
 every model is loaded and warm, generation answers 503 not_ready and /readyz says so.
 """
 
+import atexit
 import json
 import logging
 import threading
@@ -65,6 +66,9 @@ class Registry:
         """Starts the background load once; later calls return at once."""
         with self._start_lock:
             if self._loader is None:
+                # An engine still alive at interpreter exit can abort the process (C++
+                # std::terminate in CTranslate2); stop and free them first.
+                atexit.register(self.close)
                 self._loader = threading.Thread(target=self._load_all, name="model-loader")
                 self._loader.daemon = True
                 self._loader.start()
@@ -146,8 +150,11 @@ class Registry:
         return self.models[name]
 
     def close(self) -> None:
+        """Stops the batchers and engine threads; the registry serves nothing afterwards."""
+        self.ready.clear()
         for model in self.models.values():
             model.batcher.close()
+            model.engine.close()
 
 
 def _read_json(path: Path) -> dict:

@@ -26,6 +26,10 @@ class Engine(ABC):
         length limit, and the caller finishes it.
         """
 
+    @abstractmethod
+    def close(self) -> None:
+        """Frees the model now, while the interpreter is whole (not at exit)."""
+
     def warmup(self) -> None:
         """One short generation, so the first request does not pay for lazy allocations."""
         from api.sampling import SamplingParams

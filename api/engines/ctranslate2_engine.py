@@ -40,6 +40,11 @@ class CTranslate2Engine(Engine):
             intra_threads=intra_threads,
         )
 
+    def close(self) -> None:
+        # A Generator that has run Python callbacks can abort the process (std::terminate) when
+        # it is destroyed during interpreter shutdown; destroy it here instead.
+        self.generator = None
+
     def batch_key(self, params: SamplingParams):
         if params.greedy:
             return ("native", 0.0, 1, 1.0)

@@ -53,6 +53,9 @@ class TensorFlowEngine(Engine):
         self.graph.finalize()  # nothing may grow the graph after load
         self._empty_past_shape = gpt2_model.past_shape(hparams=hparams, sequence=0)
 
+    def close(self) -> None:
+        self.session.close()
+
     def batch_key(self, params: SamplingParams):
         return ("python-sampling",)  # every row samples with its own parameters
 

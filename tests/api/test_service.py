@@ -1,0 +1,263 @@
+"""Service endpoints, errors, metrics, the OpenAPI document, and loading once per worker."""
+
+import subprocess
+import sys
+import threading
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from api import create_app, registry
+from tests.api.conftest import LOAD_TIMEOUT_S, service, settings_for
+
+ROUTES = {
+    "/generate",
+    "/v1/completions",
+    "/v1/models",
+    "/models",
+    "/info",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+}
+
+
+def test_models_lists_the_model_and_default(client):
+    body = client.get("/models").get_json()
+    assert body["default"] == "tiny"
+    [model] = body["models"]
+    assert model["name"] == "tiny" and model["n_ctx"] == 128 and model["ready"] is True
+    assert model["quantization"] == "float32"
+
+
+def test_info(client):
+    body = client.get("/info").get_json()
+    assert body["engine"] == "ctranslate2" and body["model"] == "tiny" and body["n_ctx"] == 128
+    assert body["limits"]["max_inflight"] == 64 and body["ready"] is True
+
+
+def test_health_and_ready(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_not_ready_without_models(tmp_path):
+    app = create_app({"models_dir": tmp_path})
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    for response in (client.get("/readyz"), client.get("/generate?prefix=x")):
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        error = response.get_json()["error"]
+        assert error["type"] == "not_ready" and "python -m model export" in error["message"]
+
+
+def test_unknown_model_is_a_400(client):
+    response = client.get("/generate?model=nope")
+    assert response.status_code == 400
+    assert response.get_json()["error"] | {"message": ""} == {
+        "message": "",
+        "type": "invalid_request",
+        "param": "model",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("length=0", "length"),
+        ("length=abc", "length"),
+        ("length=100000", "length"),
+        ("temperature=-1", "temperature"),
+        ("temperature=3", "temperature"),
+        ("top_k=-5", "top_k"),
+        ("top_k=100000", "top_k"),
+        ("top_p=0", "top_p"),
+        ("top_p=2", "top_p"),
+        ("seed=-3", "seed"),
+        ("nsamples=9", "nsamples"),
+        ("nsamples=0", "nsamples"),
+        ("stream=perhaps", "stream"),
+        ("colour=red", "colour"),
+        ("length=3&length=4", "length"),
+        ("prefix=" + "x" * 8001, "prefix"),
+        ("prefix=" + "the+" * 200 + "&length=1", "prefix"),
+    ],
+)
+def test_invalid_query_parameters(client, query, param):
+    response = client.get(f"/generate?{query}")
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert error["type"] == "invalid_request" and error["param"] == param and error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"length": "7"}, "length"),
+        ({"temperature": None}, "temperature"),
+        ({"stop": [""]}, "stop"),
+        ({"unknown": 1}, "unknown"),
+        ({"top_k": 513}, "top_k"),
+    ],
+)
+def test_invalid_json_parameters(client, body, param):
+    response = client.post("/generate", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["param"] == param
+
+
+@pytest.mark.parametrize("data", [b"[1, 2]", b"{not json", b'"text"'])
+def test_body_must_be_a_json_object(client, data):
+    response = client.post("/generate", data=data, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["type"] == "invalid_request"
+
+
+def test_404_and_405_are_json(client):
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.get_json()["error"]["type"] == "not_found"
+    wrong = client.delete("/generate")
+    assert wrong.status_code == 405 and wrong.get_json()["error"]["param"] is None
+    assert "GET" in wrong.headers["Allow"]
+
+
+def test_500_never_leaks_a_traceback(app, monkeypatch):
+    def broken(batch):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(service(app).registry.models["tiny"].engine, "generate", broken)
+    client = app.test_client()
+    response = client.get("/generate?prefix=x&length=2")
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": {
+            "message": "internal server error; the server log has details",
+            "type": "internal",
+            "param": None,
+        }
+    }
+    streamed = client.get("/generate?prefix=x&length=2&stream=true").data.decode()
+    assert '"type": "internal"' in streamed and "secret" not in streamed
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert service(app).admission.in_flight == 0
+
+
+def test_metrics_parse_and_count(client):
+    client.get("/generate?prefix=Ash&length=3&temperature=0")
+    client.get("/generate?length=0")
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+    }
+    for name in (
+        "ghost_requests",
+        "ghost_rejected_requests",
+        "ghost_queue_depth",
+        "ghost_sequences_in_flight",
+        "ghost_batch_size",
+        "ghost_time_to_first_token_seconds",
+        "ghost_inter_token_latency_seconds",
+        "ghost_request_duration_seconds",
+        "ghost_generated_tokens",
+        "ghost_model_loads",
+    ):
+        assert name in families, name
+    requests = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in families["ghost_requests"].samples
+        if s.name == "ghost_requests_total"
+    }
+    assert requests[("/generate", "200")] == 1 and requests[("/generate", "400")] == 1
+    tokens = [
+        s.value
+        for s in families["ghost_generated_tokens"].samples
+        if s.name == "ghost_generated_tokens_total"
+    ]
+    assert tokens == [3]
+
+
+def test_openapi_describes_every_route_and_parameter(app, client):
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    served = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    assert served == ROUTES == set(document["paths"])
+    from api.sampling import PARAMETERS
+
+    query = {p["name"] for p in document["paths"]["/generate"]["get"]["parameters"]}
+    assert query == set(PARAMETERS)
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert operation["responses"], (path, method)
+    error = document["components"]["schemas"]["Error"]["properties"]["error"]
+    assert set(error["properties"]["type"]["enum"]) >= {"invalid_request", "overloaded"}
+
+
+def test_model_loads_once_under_concurrent_first_requests(tiny_serving_model, monkeypatch):
+    calls = []
+    real_load = registry.engines.load
+    monkeypatch.setattr(
+        registry.engines, "load", lambda *a, **k: calls.append(1) or real_load(*a, **k)
+    )
+    app = create_app(settings_for(tiny_serving_model))
+    assert calls == [], "nothing loads before the first request"
+    statuses = []
+
+    def first_request():
+        statuses.append(app.test_client().get("/generate?prefix=x&length=2").status_code)
+
+    threads = [threading.Thread(target=first_request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert set(statuses) <= {200, 503} and len(statuses) == 12
+    assert service(app).registry.wait_ready(LOAD_TIMEOUT_S)
+    assert app.test_client().get("/generate?prefix=x&length=2").status_code == 200
+    assert calls == [1]
+    loads = service(app).metrics.model_loads.labels("tiny")._value.get()
+    assert loads == 1
+    service(app).registry.close()
+
+
+def test_import_loads_nothing_and_serving_never_imports_tensorflow(tiny_serving_model):
+    script = (
+        "import sys\n"
+        "import api.wsgi\n"
+        "assert 'ctranslate2' not in sys.modules\n"
+        "client = api.wsgi.app.test_client()\n"
+        "api.wsgi.app.extensions['ghostwriter'].registry.wait_ready(60)\n"
+        "assert client.get('/generate?prefix=x&length=2').status_code == 200\n"
+        "assert 'tensorflow' not in sys.modules and 'gpt_2_simple' not in sys.modules\n"
+    )
+    env = {"GHOST_MODELS_DIR": str(tiny_serving_model.models_dir), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GHOST_MAX_INFLIGHT": "many"}, "GHOST_MAX_INFLIGHT"),
+        ({"GHOST_ENGINE": "pytorch"}, "GHOST_ENGINE"),
+        ({"GHOST_MAX_BATCH_SIZE": "0"}, "GHOST_MAX_BATCH_SIZE"),
+        ({"GHOST_DEFAULT_MODEL": "absent"}, "GHOST_DEFAULT_MODEL"),
+    ],
+)
+def test_bad_settings_fail_at_start_naming_the_variable(
+    tiny_serving_model, monkeypatch, env, message
+):
+    monkeypatch.setenv("GHOST_MODELS_DIR", str(tiny_serving_model.models_dir))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        create_app()
+
+
+def test_settings_precedence(tiny_serving_model, monkeypatch):
+    monkeypatch.setenv("GHOST_MODELS_DIR", str(tiny_serving_model.models_dir))
+    monkeypatch.setenv("GHOST_MAX_INFLIGHT", "7")
+    monkeypatch.setenv("GHOST_MAX_LENGTH", "9")
+    settings = service(create_app({"max_length": 11})).settings
+    assert (settings.max_inflight, settings.max_length, settings.max_batch_size) == (7, 11, 32)

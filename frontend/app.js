@@ -98,18 +98,19 @@ function handleEvent(event) {
   return false;
 }
 
+// Returns true when the final event arrived, false when the connection closed before it.
 async function readStream(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return;
+    if (done) return false;
     buffer += decoder.decode(value, { stream: true });
     const parsed = parseEvents(buffer);
     buffer = parsed.tail;
     for (const event of parsed.events) {
-      if (handleEvent(event)) return;
+      if (handleEvent(event)) return true;
     }
   }
 }
@@ -180,8 +181,11 @@ async function generate() {
       signal: state.controller.signal,
     });
     if (!response.ok) return handleRejection(response);
-    await readStream(response);
-    setStatus("Done.");
+    if (await readStream(response)) setStatus(el("error").hidden ? "Done." : "");
+    else {
+      setStatus("");
+      showError("The connection closed before the text was finished. Try again.");
+    }
   } catch (err) {
     if (err.name === "AbortError") setStatus("Stopped.");
     else showError(`Could not reach the server (${err.message}). Check that it is running.`);

@@ -263,3 +263,25 @@ def test_nginx_rate_limit_429_is_announced_as_busy(page, start_stack):
     page.click("#stop")
     expect(page.locator("#status")).to_have_text("Stopped.")
     expect(page.locator("#generate")).to_be_enabled()
+
+
+@pytest.mark.timeout(180)
+def test_a_stream_cut_before_its_final_event_is_reported(page, serving_stack):
+    # A real stream from the stack, replayed without its final event: what a client sees when the
+    # connection drops mid-generation (a worker killed, a proxy timeout).
+    body = {"prefix": "Ash", "length": 20, "stream": True}
+    real = requests.post(serving_stack.url + "/generate", json=body, timeout=60)
+    events = real.text.split("\n\n")
+    assert '"finish_reason"' in events[-2]
+    cut = "\n\n".join(events[:-2]) + "\n\n"
+    open_page(page, serving_stack)
+    page.route(
+        "**/generate",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=cut),
+    )
+    page.fill("#prefix", "Ash")
+    page.click("#generate")
+    expect(page.locator("#error")).to_contain_text("closed before the text was finished")
+    assert page.locator("#output-continuation").text_content()
+    expect(page.locator("#usage")).to_have_text("")
+    expect(page.locator("#generate")).to_be_enabled()

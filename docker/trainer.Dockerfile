@@ -19,7 +19,6 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(extras['crawl'] + extras['train']))" > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
-COPY scrapy.cfg ./
 COPY crawler/ crawler/
 COPY corpus/ corpus/
 COPY model/ model/

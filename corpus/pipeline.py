@@ -63,7 +63,7 @@ class Settings:
 
 
 def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> PrepareStats:
-    paths = list_documents(settings.in_dir)
+    names = list_documents(settings.in_dir)
     check_out_dir(settings.out_dir, settings.in_dir)
     # Titles and URLs go into test.jsonl, so only test documents' are held.
     index, entries, unreadable = read_index(
@@ -74,7 +74,8 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
     with PreparedOutput(settings.out_dir) as output:
         run = _Run(settings, stats, output, index)
         cleaned_files = clean_files(
-            paths,
+            settings.in_dir,
+            names,
             rule_names=rule_names,
             spelling=spelling,
             spill_dir=output.work_dir,
@@ -82,8 +83,8 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
         )
         # closing(): on an error the workers stop now, before the work folder is removed.
         with closing(cleaned_files):
-            for path, result in cleaned_files:
-                run.take(path.stem, result)
+            for name, result in cleaned_files:
+                run.take(name.removesuffix(".txt"), result)
         output.commit(stats.as_json(settings=settings.as_json(rules), rule_names=rule_names))
     return stats
 

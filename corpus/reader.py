@@ -37,9 +37,10 @@ class Decoding:
         return self.replacements - self.genuine
 
 
-def list_documents(in_dir: Path) -> list[Path]:
-    """The `.txt` documents of a corpus folder, in name order (the order decides which of two
-    duplicates is kept, so it must not depend on the file system)."""
+def list_documents(in_dir: Path) -> list[str]:
+    """The file names of the `.txt` documents of a corpus folder, sorted (the order decides which
+    of two duplicates is kept, so it must not depend on the file system). Names, not Path
+    objects: a corpus may hold hundreds of thousands of documents."""
     if not in_dir.exists():
         raise UsageError(f"IN_DIR {in_dir} does not exist; give a corpus folder of .txt files")
     if not in_dir.is_dir():
@@ -49,10 +50,9 @@ def list_documents(in_dir: Path) -> list[Path]:
         for entry in os.scandir(in_dir)
         if entry.name.endswith(".txt") and not entry.name.startswith(".") and entry.is_file()
     )
-    paths = [in_dir / name for name in names]
-    if not paths:
+    if not names:
         raise UsageError(f"IN_DIR {in_dir} has no .txt documents; crawl or copy some there first")
-    return paths
+    return names
 
 
 def read_index(in_dir: Path, *, keep: Callable[[str], bool]) -> tuple[dict[str, dict], int, int]:

@@ -7,7 +7,7 @@ spill file in the output's work folder.
 """
 
 import multiprocessing
-import sys
+import os
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,24 +50,24 @@ def clean_file(path: Path, rules: list[Rule], spill_dir: Path) -> CleanedFile:
     )
 
 
-_worker_setup: tuple[list[Rule], Path] | None = None  # set once in each worker process
+_worker_setup: tuple[Path, list[Rule], Path] | None = None  # set once in each worker process
 
 
-def _start_worker(rule_names: list[str], spelling: dict | None, spill_dir: Path) -> None:
+def _start_worker(in_dir: Path, rule_names: list[str], spelling: dict | None, spill_dir: Path):
     global _worker_setup
-    _worker_setup = (build_rules(rule_names, spelling=spelling), spill_dir)
+    _worker_setup = (in_dir, build_rules(rule_names, spelling=spelling), spill_dir)
 
 
-def _clean_batch(paths: list[Path]) -> list[CleanedFile]:
-    rules, spill_dir = _worker_setup
-    return [clean_file(path, rules, spill_dir) for path in paths]
+def _clean_batch(names: list[str]) -> list[CleanedFile]:
+    in_dir, rules, spill_dir = _worker_setup
+    return [clean_file(in_dir / name, rules, spill_dir) for name in names]
 
 
-def _batches(paths: list[Path]) -> Iterator[list[Path]]:
+def _batches(in_dir: Path, names: list[str]) -> Iterator[list[str]]:
     batch, size = [], 0
-    for path in paths:
-        batch.append(path)
-        size += path.stat().st_size
+    for name in names:
+        batch.append(name)
+        size += os.stat(os.path.join(in_dir, name)).st_size
         if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -76,25 +76,27 @@ def _batches(paths: list[Path]) -> Iterator[list[Path]]:
 
 
 def clean_files(
-    paths: list[Path],
+    in_dir: Path,
+    names: list[str],
     *,
     rule_names: list[str],
     spelling: dict | None,
     spill_dir: Path,
     workers: int,
-) -> Iterator[tuple[Path, CleanedFile]]:
-    """(path, what cleaning it gave) for each path, in order; `workers` ≤ 1 cleans in-process."""
+) -> Iterator[tuple[str, CleanedFile]]:
+    """(name, what cleaning it gave) for each file name, in order; `workers` = 1 cleans here."""
     if workers <= 1:
         rules = build_rules(rule_names, spelling=spelling)
-        for path in paths:
-            yield path, clean_file(path, rules, spill_dir)
+        for name in names:
+            yield name, clean_file(in_dir / name, rules, spill_dir)
         return
-    # fork: workers start at once with everything imported; this process has no threads yet.
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    setup = (rule_names, spelling, spill_dir)
+    # Fresh worker processes (not forks of this one): they hold only what they need, not a
+    # copy-on-write share of this process's file list that they would end up copying.
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    setup = (in_dir, rule_names, spelling, spill_dir)
     with context.Pool(workers, initializer=_start_worker, initargs=setup) as pool:
         running = deque()
-        for batch in _batches(paths):
+        for batch in _batches(in_dir, names):
             running.append((batch, pool.apply_async(_clean_batch, (batch,))))
             if len(running) > BATCHES_AHEAD * workers:
                 yield from _finished(running.popleft())
@@ -102,6 +104,6 @@ def clean_files(
             yield from _finished(running.popleft())
 
 
-def _finished(entry) -> Iterator[tuple[Path, CleanedFile]]:
+def _finished(entry) -> Iterator[tuple[str, CleanedFile]]:
     batch, result = entry
     yield from zip(batch, result.get(), strict=True)

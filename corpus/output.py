@@ -73,8 +73,9 @@ class PreparedOutput:
         _remove_abandoned(self.out_dir)
         shutil.rmtree(self.work_dir, ignore_errors=True)
         self.work_dir.mkdir()
+        # Write-only: a read/write text file resets its decoder on every write (slow).
         self._files = {
-            name: (self.work_dir / name).open("w+", encoding="utf-8", newline="\n")
+            name: (self.work_dir / name).open("w", encoding="utf-8", newline="\n")
             for name in ("train.txt", "val.txt", "test.jsonl", _AUGMENTED)
         }
         return self
@@ -105,15 +106,15 @@ class PreparedOutput:
         file.write("}\n")
 
     def commit(self, stats: dict) -> None:
-        augmented = self._files.pop(_AUGMENTED)
-        augmented.seek(0)
-        shutil.copyfileobj(augmented, self._files["train.txt"], 1 << 20)
-        augmented.close()
-        (self.work_dir / _AUGMENTED).unlink()
         for file in self._files.values():
-            file.flush()
-            os.fsync(file.fileno())
             file.close()
+        augmented = self.work_dir / _AUGMENTED
+        with augmented.open("rb") as copies, (self.work_dir / "train.txt").open("ab") as train:
+            shutil.copyfileobj(copies, train, 1 << 20)
+        augmented.unlink()
+        for name in ("train.txt", "val.txt", "test.jsonl"):
+            with (self.work_dir / name).open("rb") as file:
+                os.fsync(file.fileno())
         with (self.work_dir / "stats.json").open("w", encoding="utf-8") as file:
             json.dump(stats, file, indent=2, ensure_ascii=False)
             file.write("\n")

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.cleaning import clean_document
-from corpus.document import CleanedText, DocumentBuilder
+from corpus.document import SPILL_CHARS, CleanedText, DocumentBuilder
 from corpus.profiles import build_rules
 from corpus.reader import BinaryDocument, Decoding, read_text, safe_chunks
 from corpus.rules import Rule
 
 BATCH_FILES = 64
-BATCH_BYTES = 1 << 21
+# Characters of text a batch may send back; documents beyond it go by spill file. With the
+# batches in flight, this bounds what waits in memory between the processes.
+BATCH_CHARS = 1 << 21
 BATCHES_AHEAD = 2  # per worker
 
 
@@ -33,9 +35,11 @@ class CleanedFile:
     cleaned: CleanedText | None = None  # None for a binary file
 
 
-def clean_file(path: Path, rules: list[Rule], spill_dir: Path) -> CleanedFile:
+def clean_file(
+    path: Path, rules: list[Rule], spill_dir: Path, *, spill_chars: int = SPILL_CHARS
+) -> CleanedFile:
     decoding, delta = Decoding(), Counter()
-    builder = DocumentBuilder(spill_dir=spill_dir)
+    builder = DocumentBuilder(spill_dir=spill_dir, spill_chars=spill_chars)
     try:
         for piece in clean_document(safe_chunks(read_text(path, decoding)), rules, delta):
             builder.append(piece)
@@ -60,19 +64,14 @@ def _start_worker(in_dir: Path, rule_names: list[str], spelling: dict | None, sp
 
 def _clean_batch(names: list[str]) -> list[CleanedFile]:
     in_dir, rules, spill_dir = _worker_setup
-    return [clean_file(in_dir / name, rules, spill_dir) for name in names]
-
-
-def _batches(in_dir: Path, names: list[str]) -> Iterator[list[str]]:
-    batch, size = [], 0
+    results, budget = [], BATCH_CHARS
     for name in names:
-        batch.append(name)
-        size += os.stat(os.path.join(in_dir, name)).st_size
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+        spill_chars = min(SPILL_CHARS, max(budget, 0))
+        result = clean_file(in_dir / name, rules, spill_dir, spill_chars=spill_chars)
+        if result.cleaned is not None and result.cleaned.text is not None:
+            budget -= result.cleaned.chars
+        results.append(result)
+    return results
 
 
 def clean_files(
@@ -96,7 +95,8 @@ def clean_files(
     setup = (in_dir, rule_names, spelling, spill_dir)
     with context.Pool(workers, initializer=_start_worker, initargs=setup) as pool:
         running = deque()
-        for batch in _batches(in_dir, names):
+        for start in range(0, len(names), BATCH_FILES):
+            batch = names[start : start + BATCH_FILES]
             running.append((batch, pool.apply_async(_clean_batch, (batch,))))
             if len(running) > BATCHES_AHEAD * workers:
                 yield from _finished(running.popleft())

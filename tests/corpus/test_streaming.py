@@ -185,3 +185,23 @@ def test_shuffle_stanzas_window_bounds_what_is_held():
     assert sorted(parts) == sorted(stanzas)
     # Windows of ~30 characters: each stanza stays within a few places of where it was.
     assert all(abs(parts.index(s) - i) < 8 for i, s in enumerate(stanzas))
+
+
+def test_worker_batch_sends_text_beyond_its_budget_by_file(tmp_path, monkeypatch):
+    from corpus import worker
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = []
+    for number in range(6):
+        names.append(f"d{number}.txt")
+        (folder / names[-1]).write_text(" ".join(f"w{number}x{i}" for i in range(40)))
+    monkeypatch.setattr(worker, "BATCH_CHARS", 600)  # room for about two documents
+    worker._start_worker(folder, ["eos", "whitespace"], None, tmp_path)
+    results = worker._clean_batch(names)
+    in_memory = [result.cleaned.text is not None for result in results]
+    assert in_memory[:2] == [True, True] and not any(in_memory[3:])
+    for name, result in zip(names, results, strict=True):
+        assert "".join(result.cleaned.pieces()) == (folder / name).read_text()
+        result.cleaned.discard()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]

@@ -114,28 +114,41 @@ def test_a_stream_arrives_event_by_event(serving_stack, request_bytes):
     assert response.body.count(b"data:") > 100
 
 
+# The app does not check the query's encoding yet: werkzeug's request.args raises on raw invalid
+# bytes (a 500) and keeps invalid percent-escapes as the text "%FF" (a 200). Strict: this fails as
+# soon as the app answers 400, and the mark must go.
+APP_ACCEPTS_INVALID_UTF8 = pytest.mark.xfail(
+    strict=True, reason="api: validate the query string as UTF-8 (400 invalid_request)"
+)
 BAD_REQUESTS = [
-    # (what, request path, status, error type); answered by nginx or by the app
-    ("unknown page", "/no-such-page", 404, "not_found"),
-    ("unknown API route", "/v1/no-such-route", 404, "not_found"),
-    ("request line over 16 KB", "/generate?prefix=" + "a" * 20_000, 414, "invalid_request"),
-    (
-        "prefix over GHOST_MAX_PREFIX_CHARS",
-        "/generate?prefix=" + "a" * 10_000,
+    # (request path, status, error type); answered by nginx or by the app
+    pytest.param("/no-such-page", 404, "not_found", id="unknown page"),
+    pytest.param("/v1/no-such-route", 404, "not_found", id="unknown API route"),
+    pytest.param(
+        "/generate?prefix=" + "a" * 20_000, 414, "invalid_request", id="request line over 16 KB"
+    ),
+    pytest.param(
+        "/generate?prefix=" + "a" * 10_000, 400, "invalid_request", id="prefix over max chars"
+    ),
+    pytest.param(
+        "/generate?prefix=%FF%FEabc",
         400,
         "invalid_request",
+        id="percent-encoded invalid UTF-8",
+        marks=APP_ACCEPTS_INVALID_UTF8,
     ),
-    ("percent-encoded invalid UTF-8", "/generate?prefix=%FF%FEabc", 400, "invalid_request"),
-    ("raw invalid UTF-8 bytes", "/generate?prefix=\xff\xfeabc", 400, "invalid_request"),
-    ("not a number", "/generate?prefix=a&length=many", 400, "invalid_request"),
+    pytest.param(
+        "/generate?prefix=\xff\xfeabc",
+        400,
+        "invalid_request",
+        id="raw invalid UTF-8 bytes",
+        marks=APP_ACCEPTS_INVALID_UTF8,
+    ),
+    pytest.param("/generate?prefix=a&length=many", 400, "invalid_request", id="not a number"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("path", "status", "kind"),
-    [row[1:] for row in BAD_REQUESTS],
-    ids=[row[0] for row in BAD_REQUESTS],
-)
+@pytest.mark.parametrize(("path", "status", "kind"), BAD_REQUESTS)
 def test_bad_requests_get_a_clean_json_error(serving_stack, path, status, kind):
     response = raw_http.request(serving_stack.url, raw_http.get(path))
     assert_json_error(

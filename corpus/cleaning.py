@@ -7,7 +7,6 @@ by the whitespace rule (which only ever looks at whitespace, so tidying the seam
 tidying the whole text would). The document's leading and trailing whitespace is dropped.
 """
 
-import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,9 +45,11 @@ def _with_ends(chunks: Iterable[str]) -> Iterator[tuple[bool, bool, str]]:
         first, current = False, following
 
 
-@functools.cache
-def _plan(rules: tuple[Rule, ...], first: bool, last: bool) -> tuple[tuple[str, Callable], ...]:
-    """(name, function) of the rules that apply to a chunk at this place in its document."""
+Plan = tuple[tuple[str, Callable[[str], str]], ...]  # (name, function) of the rules to apply
+
+
+def _plan(rules: list[Rule], *, first: bool, last: bool) -> Plan:
+    """The rules that apply to a chunk at this place in its document."""
     return tuple(
         (rule.name, rule.apply)
         for rule in rules
@@ -56,32 +57,42 @@ def _plan(rules: tuple[Rule, ...], first: bool, last: bool) -> tuple[tuple[str, 
     )
 
 
-def _apply(plan: tuple[tuple[str, Callable], ...], chunk: str, delta: Counter) -> str:
+class Cleaner:
+    """A run's rules, ready to clean one document after another."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self._plans = {
+            (first, last): _plan(rules, first=first, last=last)
+            for first in (False, True)
+            for last in (False, True)
+        }
+        self._tidy_seam = next((rule.apply for rule in rules if rule.name == "whitespace"), None)
+
+    def clean(self, chunks: Iterable[str], delta: Counter) -> Iterator[str]:
+        """The cleaned document in pieces (see the module docstring). `delta` gets, for each
+        rule that changed something, the characters it added (negative: removed)."""
+        held = ""  # whitespace after the last text piece, waiting for what follows
+        started = False
+        for first, last, chunk in _with_ends(chunks):
+            chunk = _apply(self._plans[first, last], chunk, delta)
+            start = len(chunk) - len(chunk.lstrip())
+            if start == len(chunk):
+                held += chunk
+                continue
+            end = len(chunk.rstrip())
+            if started:
+                seam = held + chunk[:start]
+                seam = self._tidy_seam(seam) if self._tidy_seam else seam
+                if seam:
+                    yield seam
+            yield chunk[start:end]
+            held, started = chunk[end:], True
+
+
+def _apply(plan: Plan, chunk: str, delta: Counter) -> str:
     for name, apply in plan:
         result = apply(chunk)
         if result is not chunk and result != chunk:
             delta[name] += len(result) - len(chunk)  # a key is set even when it adds 0
         chunk = result
     return chunk
-
-
-def clean_document(chunks: Iterable[str], rules: list[Rule], delta: Counter) -> Iterator[str]:
-    """The cleaned document in pieces (see the module docstring). `delta` gets, for each rule
-    that changed something, the characters it added (negative: removed)."""
-    tidy_seam = next((rule.apply for rule in rules if rule.name == "whitespace"), None)
-    held = ""  # whitespace after the last text piece, waiting for what follows
-    started = False
-    for first, last, chunk in _with_ends(chunks):
-        chunk = _apply(_plan(tuple(rules), first, last), chunk, delta)
-        start = len(chunk) - len(chunk.lstrip())
-        if start == len(chunk):
-            held += chunk
-            continue
-        end = len(chunk.rstrip())
-        if started:
-            seam = held + chunk[:start]
-            seam = tidy_seam(seam) if tidy_seam else seam
-            if seam:
-                yield seam
-        yield chunk[start:end]
-        held, started = chunk[end:], True

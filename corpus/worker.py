@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.cleaning import clean_document
+from corpus.cleaning import Cleaner
 from corpus.document import SPILL_CHARS, CleanedText, DocumentBuilder
 from corpus.profiles import build_rules
 from corpus.reader import BinaryDocument, Decoding, read_text, safe_chunks
-from corpus.rules import Rule
 
 BATCH_FILES = 64
 # Characters of text a batch may send back; documents beyond it go by spill file. With the
@@ -36,12 +35,12 @@ class CleanedFile:
 
 
 def clean_file(
-    path: Path, rules: list[Rule], spill_dir: Path, *, spill_chars: int = SPILL_CHARS
+    path: Path, cleaner: Cleaner, spill_dir: Path, *, spill_chars: int = SPILL_CHARS
 ) -> CleanedFile:
     decoding, delta = Decoding(), Counter()
     builder = DocumentBuilder(spill_dir=spill_dir, spill_chars=spill_chars)
     try:
-        for piece in clean_document(safe_chunks(read_text(path, decoding)), rules, delta):
+        for piece in cleaner.clean(safe_chunks(read_text(path, decoding)), delta):
             builder.append(piece)
     except BinaryDocument:
         builder.abandon()
@@ -54,20 +53,20 @@ def clean_file(
     )
 
 
-_worker_setup: tuple[Path, list[Rule], Path] | None = None  # set once in each worker process
+_worker_setup: tuple[Path, Cleaner, Path] | None = None  # set once in each worker process
 
 
 def _start_worker(in_dir: Path, rule_names: list[str], spelling: dict | None, spill_dir: Path):
     global _worker_setup
-    _worker_setup = (in_dir, build_rules(rule_names, spelling=spelling), spill_dir)
+    _worker_setup = (in_dir, Cleaner(build_rules(rule_names, spelling=spelling)), spill_dir)
 
 
 def _clean_batch(names: list[str]) -> list[CleanedFile]:
-    in_dir, rules, spill_dir = _worker_setup
+    in_dir, cleaner, spill_dir = _worker_setup
     results, budget = [], BATCH_CHARS
     for name in names:
         spill_chars = min(SPILL_CHARS, max(budget, 0))
-        result = clean_file(in_dir / name, rules, spill_dir, spill_chars=spill_chars)
+        result = clean_file(in_dir / name, cleaner, spill_dir, spill_chars=spill_chars)
         if result.cleaned is not None and result.cleaned.text is not None:
             budget -= result.cleaned.chars
         results.append(result)
@@ -85,9 +84,9 @@ def clean_files(
 ) -> Iterator[tuple[str, CleanedFile]]:
     """(name, what cleaning it gave) for each file name, in order; `workers` = 1 cleans here."""
     if workers <= 1:
-        rules = build_rules(rule_names, spelling=spelling)
+        cleaner = Cleaner(build_rules(rule_names, spelling=spelling))
         for name in names:
-            yield name, clean_file(in_dir / name, rules, spill_dir)
+            yield name, clean_file(in_dir / name, cleaner, spill_dir)
         return
     # Fresh worker processes (not forks of this one): they hold only what they need, not a
     # copy-on-write share of this process's file list that they would end up copying.

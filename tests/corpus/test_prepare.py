@@ -12,7 +12,7 @@ from collections import Counter
 import psutil
 import pytest
 
-from corpus.cleaning import clean_document
+from corpus.cleaning import Cleaner
 from corpus.profiles import select_rules
 from corpus.split import assign_split
 from tests.corpus.corpus_files import (
@@ -64,7 +64,7 @@ def prepared(corpus, tmp_path_factory):
 
 
 def cleaned(text: str) -> str:
-    return "".join(clean_document([text], select_rules("lyrics"), Counter()))
+    return "".join(Cleaner(select_rules("lyrics")).clean([text], Counter()))
 
 
 def split_markers(out):

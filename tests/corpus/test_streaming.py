@@ -7,7 +7,7 @@ import pytest
 
 from corpus import reader
 from corpus.augment import shuffle_stanzas
-from corpus.cleaning import RuleChanges, clean_document
+from corpus.cleaning import Cleaner, RuleChanges
 from corpus.document import DocumentBuilder, split_ending
 from corpus.errors import UsageError
 from corpus.profiles import select_rules
@@ -22,7 +22,7 @@ MESSY = (
 
 
 def clean(text, rules, *, size):
-    return "".join(clean_document(safe_chunks([text], size=size), rules, Counter()))
+    return "".join(Cleaner(rules).clean(safe_chunks([text], size=size), Counter()))
 
 
 @pytest.mark.parametrize("profile", ["plain", "lyrics", "episodes"])
@@ -30,7 +30,7 @@ def clean(text, rules, *, size):
 def test_cleaning_in_chunks_equals_cleaning_whole(profile, size):
     rules = select_rules(profile)
     text = MESSY * 5
-    whole = "".join(clean_document([text], rules, Counter()))
+    whole = "".join(Cleaner(rules).clean([text], Counter()))
     assert clean(text, rules, size=size) == whole
     assert whole == whole.strip()
 
@@ -61,7 +61,7 @@ def test_rule_changes_count_documents_and_characters():
     rules = select_rules("lyrics")
     for text in ("[Chorus]\nla", "[Intro]\nla la", "no header"):
         delta = Counter()
-        "".join(clean_document([text], rules, delta))
+        "".join(Cleaner(rules).clean([text], delta))
         changes.add(delta)
     counts = changes.as_dict(["section_headers", "quotes"])
     assert counts["section_headers"] == {"documents_changed": 2, "chars_delta": -17}

@@ -45,6 +45,7 @@ NGINX_TUNABLES = (
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 STOP_TIMEOUT_S = 30.0
 POLL_INTERVAL_S = 0.1
+START_ATTEMPTS = 3
 
 
 class StackError(RuntimeError):
@@ -119,6 +120,7 @@ class NativeStack:
     ):
         self.models_dir = Path(models_dir).resolve()
         self.default_model = default_model
+        self.fixed_port = bool(port)
         self.port = port or free_port()
         self.host = host
         self.app_env = dict(app_env or {})
@@ -158,6 +160,20 @@ class NativeStack:
         self.stop()
 
     def start(self) -> None:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                return
+            except StackError as error:
+                # Between free_port() and the bind, another process (even an outgoing
+                # connection) may take the port: pick new ones, unless the caller chose them.
+                if "Address already in use" not in str(error) or self.fixed_port:
+                    raise
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.port, self.uwsgi_address = free_port(), f"127.0.0.1:{free_port()}"
+
+    def _start_once(self) -> None:
         # Readable by nginx's unprivileged workers when it runs as root: they use its temp folders.
         self.run_dir = Path(tempfile.mkdtemp(prefix="ghost-stack-"))
         self.run_dir.chmod(0o755)
@@ -267,7 +283,7 @@ class NativeStack:
 
     def log_tails(self) -> str:
         """The end of each server's logs (empty when they log to the console)."""
-        if self.run_dir is None:
+        if self.run_dir is None or self.console:
             return ""
         names = ("uwsgi.log", "nginx.log", "nginx-error.log")
         return "\n".join(f"--- {n}\n{log_tail(self.run_dir / n)}" for n in names)

@@ -3,6 +3,7 @@
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -11,7 +12,8 @@ import psutil
 import pytest
 import requests
 
-from api.native_stack import REPO_ROOT, free_port
+from api.native_stack import REPO_ROOT, NativeStack, StackError, free_port
+from tests.fixtures.stack import make_stack
 
 
 def run_cli(*args: str, env=None, **options) -> subprocess.Popen:
@@ -51,7 +53,8 @@ def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_mod
         try:
             line = wait_for_line(lines_of(runner.stdout), "Serving", timeout=90)
             assert f"http://127.0.0.1:{port}/" in line
-            assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+            # The runner printed its line once /readyz said 200 (from one of the two workers).
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
             servers = psutil.Process(runner.pid).children(recursive=True)
             names = [" ".join(server.cmdline()) for server in servers]
             assert sum("uWSGI worker" in name for name in names) == 2, names
@@ -73,3 +76,23 @@ def test_a_folder_that_is_no_exported_model_is_refused_in_one_line(tmp_path):
     out, err = runner.communicate(timeout=30)
     assert runner.returncode == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and "model export" in err, err
+
+
+def test_a_port_taken_meanwhile_is_replaced_and_a_chosen_busy_port_is_an_error(
+    tiny_serving_model,
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        # The race free_port() leaves open: the port it picked is bound by someone else first.
+        stack = make_stack(tiny_serving_model)
+        stack.port = busy
+        with stack:
+            assert stack.port != busy
+            assert requests.get(stack.url + "/readyz", timeout=10).status_code == 200
+
+        chosen = NativeStack(models_dir=tiny_serving_model.models_dir, port=busy)
+        with pytest.raises(StackError, match="Address already in use"):
+            chosen.start()
+        assert chosen.nginx.poll() is not None and chosen.uwsgi.poll() is not None

@@ -22,12 +22,13 @@ from corpus.worker import CleanedFile, clean_files
 
 
 def default_workers() -> int:
-    """GHOST_PREPARE_WORKERS, else one per core up to 4 (beyond that, writing is the limit)."""
+    """GHOST_PREPARE_WORKERS, else one per core but one (which this process, judging and writing,
+    keeps busy), at least 1 and at most 4 (beyond that, this process is the limit)."""
     value = os.environ.get("GHOST_PREPARE_WORKERS", "")
     if not value:
-        return min(os.cpu_count() or 1, 4)
-    if not value.isdigit() or int(value) < 1:
-        raise UsageError(f"GHOST_PREPARE_WORKERS={value!r} is not a number ≥ 1; fix or unset it")
+        return max(1, min((os.cpu_count() or 1) - 1, 4))
+    if not value.isdigit():
+        raise UsageError(f"GHOST_PREPARE_WORKERS={value!r} is not a number ≥ 0; fix or unset it")
     return int(value)
 
 
@@ -42,7 +43,7 @@ class Settings:
     min_words: int = 25
     augment: str | None = None
     spelling: Path | None = None
-    workers: int = 1
+    workers: int = 0  # worker processes; 0: clean in this process
 
     def split_of(self, doc_id: str) -> str:
         return assign_split(doc_id, seed=self.seed, val=self.val, test=self.test)

@@ -37,7 +37,8 @@ def add_arguments(parser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="processes that read and clean (default: env GHOST_PREPARE_WORKERS, else cores ≤ 4)",
+        help="worker processes that read and clean, 0: none (default: env "
+        "GHOST_PREPARE_WORKERS, else cores - 1, at most 4)",
     )
     parser.add_argument(
         "--with",
@@ -67,8 +68,8 @@ def settings_from(args) -> Settings:
     if args.min_words < 1:
         raise UsageError("--min-words must be at least 1")
     workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise UsageError("--workers must be at least 1")
+    if workers < 0:
+        raise UsageError("--workers must be 0 (clean in this process) or more")
     if args.augment is not None and args.augment not in AUGMENTATIONS:
         raise UsageError(
             f"unknown --augment {args.augment!r}; valid augmentations: {', '.join(AUGMENTATIONS)}"

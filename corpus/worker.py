@@ -82,8 +82,8 @@ def clean_files(
     spill_dir: Path,
     workers: int,
 ) -> Iterator[tuple[str, CleanedFile]]:
-    """(name, what cleaning it gave) for each file name, in order; `workers` = 1 cleans here."""
-    if workers <= 1:
+    """(name, what cleaning it gave) for each file name, in order; `workers` = 0 cleans here."""
+    if workers <= 0:
         cleaner = Cleaner(build_rules(rule_names, spelling=spelling))
         for name in names:
             yield name, clean_file(in_dir / name, cleaner, spill_dir)

@@ -180,7 +180,7 @@ def test_same_seed_same_bytes_other_seed_other_split(prepared, corpus, tmp_path)
     assert split_markers(other) != split_markers(out)
 
 
-@pytest.mark.parametrize("workers", ["1", "3"])
+@pytest.mark.parametrize("workers", ["0", "1", "3"])
 def test_output_is_the_same_for_any_number_of_workers(prepared, corpus, tmp_path, workers):
     out = tmp_path / "out"
     result = run_prepare(corpus[0], out, *ARGS, "--workers", workers)

@@ -1,7 +1,8 @@
 """The prepare run: every document read, cleaned, judged, assigned a split and written.
 
-Workers read and clean (see `corpus.worker`); this process judges each document in name order,
-so memory holds a few batches of documents plus one 16-byte hash per kept document.
+Workers read and clean (see `corpus.worker`); this process judges each document in name order
+and writes it, so memory holds a few batches of documents, the sorted file names and one 16-byte
+hash per kept document, whatever the size of the corpus or of a document.
 """
 
 import os

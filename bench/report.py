@@ -88,6 +88,26 @@ def prepare_targets(prepare: dict | None) -> list[dict]:
     ]
 
 
+def api_ceiling_targets(api: dict | None) -> list[dict]:
+    """The API-without-HTTP targets (issue 4) that bench/api_ceiling.py measures."""
+    if not api:
+        return []
+    share = api["targets"]["api_share_of_raw_min"]
+    rows = [
+        target(
+            f"API without HTTP ≥ {share:.0%} of raw engine, batch {row['batch']}",
+            f"{row['api_share_of_raw']:.0%} ({row['api_tokens_per_s']:.0f} of "
+            f"{row['raw_tokens_per_s']:.0f})",
+            row["api_share_of_raw"] >= share,
+        )
+        for row in api["levels"]
+    ]
+    limit = api["targets"]["worker_rss_mb_max"]
+    rss = api["worker_rss_mb"]
+    rows.append(target(f"API worker < {limit} MB RSS", f"{rss:.0f} MB", rss < limit))
+    return rows
+
+
 def evaluate_targets(result: dict) -> list[dict]:
     serving = section_result(result, "serving")
     engine = section_result(result, "engine_ceiling")
@@ -96,8 +116,17 @@ def evaluate_targets(result: dict) -> list[dict]:
         *engine_targets(serving, engine),
         *latency_memory_targets(serving),
         *original_targets(serving, originals),
-        *prepare_targets(section_result(result, "prepare")),
+        *foreign_targets(api_ceiling_targets, section_result(result, "api_ceiling")),
+        *foreign_targets(prepare_targets, section_result(result, "prepare")),
     ]
+
+
+def foreign_targets(judge, figures: dict | None) -> list[dict]:
+    """Other stages' entries own their result's shape: if it changed, say so, don't crash."""
+    try:
+        return judge(figures)
+    except (KeyError, TypeError, ValueError) as error:
+        return [target(f"{judge.__name__}", f"unreadable result ({error!r})", None)]
 
 
 def table(header: list[str], rows: list[list]) -> list[str]:
@@ -169,6 +198,18 @@ def originals_lines(originals: dict) -> list[str]:
     return [title, "", *table(header, rows)]
 
 
+def api_ceiling_lines(api: dict) -> list[str]:
+    rows = [
+        [r["batch"], r["raw_tokens_per_s"], r["api_tokens_per_s"], f"{r['api_share_of_raw']:.0%}"]
+        for r in api["levels"]
+    ]
+    title = (
+        f"### API without HTTP vs raw engine (worker {api['worker_rss_mb']:.0f} MB RSS, "
+        f"median of {api['rounds']} rounds)"
+    )
+    return [title, "", *table(["batch", "raw tokens/s", "API tokens/s", "API share"], rows)]
+
+
 def prepare_lines(prepare: dict) -> list[str]:
     rows = [[prepare["size_mb"], prepare["seconds"], prepare["mb_per_s"], prepare["peak_rss_mb"]]]
     header = ["corpus MB", "seconds", "MB/s", "peak RSS MB"]
@@ -220,9 +261,18 @@ SECTION_LINES = {
     "serving": serving_lines,
     "engine_ceiling": engine_lines,
     "original_designs": originals_lines,
+    "api_ceiling": api_ceiling_lines,
     "prepare": prepare_lines,
     "training": training_lines,
 }
+
+
+def section_lines(name: str, figures: dict) -> list[str]:
+    """The section's own table, or every scalar figure when it has none (or its shape moved)."""
+    try:
+        return SECTION_LINES[name](figures)
+    except (KeyError, TypeError, ValueError):
+        return [f"### {name}", "", *table(["figure", "value"], flat(figures))]
 
 
 def markdown(result: dict) -> str:
@@ -242,8 +292,6 @@ def markdown(result: dict) -> str:
         if section["status"] != "ok":
             detail = section.get("reason") or section.get("error", "")
             lines.append(f"### {name}: {section['status']} ({detail.splitlines()[-1][:200]})")
-        elif name in SECTION_LINES:
-            lines += SECTION_LINES[name](section["result"])
         else:
-            lines += [f"### {name}", "", *table(["figure", "value"], flat(section["result"]))]
+            lines += section_lines(name, section["result"])
     return "\n".join(lines) + "\n"

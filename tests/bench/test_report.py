@@ -58,3 +58,12 @@ def test_missing_sections_leave_targets_unjudged():
     targets = report.evaluate_targets(empty)
     assert len(targets) == 8
     assert all(t["passed"] is None and t["measured"] == "not measured" for t in targets)
+
+
+def test_a_foreign_result_of_another_shape_is_reported_not_fatal():
+    figures = {"status": "ok", "result": {"mb_per_s": 3.0}}  # no peak_rss_mb, no size_mb
+    broken = {"sections": {"prepare": figures}, "smoke": True, "started_at": "now"}
+    targets = report.evaluate_targets(broken)
+    assert targets[-1]["passed"] is None and "unreadable" in targets[-1]["measured"]
+    lines = report.section_lines("prepare", figures["result"])
+    assert "| mb_per_s | 3.0 |" in lines

@@ -43,6 +43,7 @@ def begin(
     prefix: str,
     params: SamplingParams,
     *,
+    stream: bool,
     limits: Limits,
     metrics: Metrics,
     names=None,
@@ -66,7 +67,9 @@ def begin(
             type="overloaded",
             retry_after=limits.retry_after_s,
         )
-    request = Request(prompt_ids, params, eos_id=engine.eos_id)
+    # Token by token only where it matters: a stream, or stop strings to halt at.
+    live = stream or bool(params.stop)
+    request = Request(prompt_ids, params, eos_id=engine.eos_id, live=live)
     run = Run(model, request, limits=limits, metrics=metrics)
     model.batcher.submit(request)
     return run
@@ -100,7 +103,6 @@ class Run:
     def chunks(self):
         """Yields (sample index, text) as text is released; Run.samples is complete after."""
         try:
-            last_token_at = [None] * len(self.streams)
             while any(stream.finish_reason is None for stream in self.streams):
                 event = self._next_event()
                 stream = self.streams[event.sample]
@@ -108,32 +110,36 @@ class Run:
                     continue  # tokens generated after a stop string, before the engine saw it
                 if isinstance(event, Failed):
                     raise event.error
-                if isinstance(event, Finished):
-                    text = stream.close(event.reason)
-                else:
-                    self._observe_token(event.sample, last_token_at)
-                    text = stream.feed(event.token_id)
-                    if stream.finish_reason is not None:
-                        self.request.sequences[event.sample].halted = True
+                text = self._take_tokens(event)
+                if stream.finish_reason is not None:
+                    self.request.sequences[event.sample].halted = True
+                elif isinstance(event, Finished):
+                    text += stream.close(event.reason)
                 if text:
                     yield event.sample, text
             self.finished_at = time.monotonic()
         finally:
             self.close()
 
+    def _take_tokens(self, event: Token | Finished) -> str:
+        """Feeds the sample's tokens up to this event (one for a Token, all at the end)."""
+        sequence, stream = self.request.sequences[event.sample], self.streams[event.sample]
+        start = stream.token_count
+        end = start + 1 if isinstance(event, Token) else len(sequence.token_ids)
+        text = stream.feed_many(sequence.token_ids[start:end])
+        times = sequence.token_times
+        for index in range(start, stream.token_count):
+            if index == 0:
+                self.metrics.time_to_first_token.observe(times[0] - self.request.enqueued_at)
+            else:
+                self.metrics.inter_token.observe(times[index] - times[index - 1])
+        return text
+
     def _next_event(self) -> Token | Finished | Failed:
         try:
             return self.request.events.get(timeout=STALL_TIMEOUT_S)
         except queue.Empty:
             raise RuntimeError(f"no token from the engine in {STALL_TIMEOUT_S:g} s") from None
-
-    def _observe_token(self, sample: int, last_token_at: list) -> None:
-        now = time.monotonic()
-        if last_token_at[sample] is None:
-            self.metrics.time_to_first_token.observe(now - self.request.enqueued_at)
-        else:
-            self.metrics.inter_token.observe(now - last_token_at[sample])
-        last_token_at[sample] = now
 
     def complete(self) -> list[Sample]:
         for _ in self.chunks():

@@ -98,7 +98,9 @@ def generation_parameters(settings: Settings) -> dict:
 def _generate_paths(settings: Settings) -> dict:
     params = generation_parameters(settings)
     query = [{"name": n, "in": "query", "schema": s} for n, s in params.items()]
-    query[-3]["explode"] = True  # stop: repeat it for several strings
+    for parameter in query:
+        if parameter["name"] == "stop":
+            parameter["explode"] = True  # repeat it for several strings
     answers = {
         "200": {
             "description": "the samples (or an event stream with stream=true)",

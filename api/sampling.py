@@ -167,9 +167,11 @@ def check_fits_model(
     room = n_ctx - prompt_tokens
     param = names.get("length", "length")
     if room < 1:
+        prefix = names.get("prefix", "prefix")
         raise invalid(
-            f"the prefix is {prompt_tokens} tokens and fills the {n_ctx}-token context; shorten it",
-            "prefix",
+            f"the {prefix} is {prompt_tokens} tokens and fills the {n_ctx}-token context; "
+            "shorten it",
+            prefix,
         )
     limit = min(max_length, room)
     if params.length > limit:

@@ -21,15 +21,29 @@ class TextStream:
 
     def feed(self, token_id: int) -> str:
         """Adds one token; returns the newly released text (maybe empty)."""
+        return self.feed_many([token_id])
+
+    def feed_many(self, token_ids: list[int]) -> str:
+        """Adds tokens, taking none after one completes a marker; returns the released text."""
         assert self.finish_reason is None, "feed after finish"
-        self._ids.append(token_id)
-        text = self._decode(self._ids)
+        if not token_ids:
+            return ""
+        text = self._decode(self._ids + token_ids)  # one decode for all: the common case
         cut, reason = self._first_marker(text)
-        if reason:
+        if reason is None:
+            self._ids.extend(token_ids)
+            stable = len(text.rstrip(REPLACEMENT))
+            stable -= _held_back(text[:stable], [marker for marker, _ in self._markers])
+            return self._release(text, max(stable, self._sent))
+        if len(token_ids) == 1:
+            self._ids.extend(token_ids)
             return self._finish(text[:cut], reason)
-        stable = len(text.rstrip(REPLACEMENT))
-        stable -= _held_back(text[:stable], [marker for marker, _ in self._markers])
-        return self._release(text, max(stable, self._sent))
+        released = []  # a marker ends the stream in here: find the token that completes it
+        for token_id in token_ids:
+            released.append(self.feed_many([token_id]))
+            if self.finish_reason:
+                break
+        return "".join(released)
 
     def close(self, reason: str) -> str:
         """Ends the stream (length reached, end token): releases what was held back."""

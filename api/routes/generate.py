@@ -44,7 +44,14 @@ def generate():
         raw, from_query=from_query, max_prefix_chars=service.settings.max_prefix_chars
     )
     model = service.registry.get(args.model)
-    run = begin(model, args.prefix, args.params, limits=service.limits, metrics=service.metrics)
+    run = begin(
+        model,
+        args.prefix,
+        args.params,
+        stream=args.stream,
+        limits=service.limits,
+        metrics=service.metrics,
+    )
     run.wait_started()
     if args.stream:
         return sse.response(_events(run, args.prefix), on_close=run.close)

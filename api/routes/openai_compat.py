@@ -90,8 +90,16 @@ def completions():
     service = current()
     prefix, name, stream, include_usage, params = completion_args(json_object())
     model = service.registry.get(name)
-    names = {"length": "max_tokens", "top_k": "top_k"}
-    run = begin(model, prefix, params, limits=service.limits, metrics=service.metrics, names=names)
+    names = {"length": "max_tokens", "prefix": "prompt"}
+    run = begin(
+        model,
+        prefix,
+        params,
+        stream=stream,
+        limits=service.limits,
+        metrics=service.metrics,
+        names=names,
+    )
     run.wait_started()
     head = {
         "id": f"cmpl-{uuid.uuid4().hex}",

@@ -96,6 +96,8 @@ def test_raw_stream_ends_with_done(app):
         ({"presence_penalty": 0.5}, "presence_penalty"),
         ({"model": "gpt-4"}, "model"),
         ({"max_tokens": 1000}, "max_tokens"),
+        ({"prompt": "the " * 200, "max_tokens": 1}, "prompt"),
+        ({"prompt": ["a", "b"]}, "prompt"),
     ],
 )
 def test_errors_reach_the_client_in_openai_shape(openai_client, kwargs, param):

@@ -54,3 +54,24 @@ def test_earliest_marker_wins(stops):
 def test_close_after_finish_adds_nothing():
     stream, released = run([b"x", b"STOP"], stops=["STOP"])
     assert released[-1] == "" and stream.finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"plain ", b"text ", b"only"],
+        [b"done.", b"<|endo", b"ftext|>", b"next doc"],
+        [b"x", b"ST", b"OP", b" more"],
+        [b"hi ", "😀".encode()[:2], "😀".encode()[2:], b"!"],
+    ],
+)
+def test_feeding_all_at_once_equals_one_by_one(pieces):
+    one_by_one, _ = run(pieces, stops=["STOP"])
+    stream = TextStream(byte_decoder(pieces), ("STOP",))
+    released = stream.feed_many(list(range(len(pieces)))) + stream.close("length")
+    assert (stream.text, stream.finish_reason, stream.token_count) == (
+        one_by_one.text,
+        one_by_one.finish_reason,
+        one_by_one.token_count,
+    )
+    assert released == stream.text

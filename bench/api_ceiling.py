@@ -1,0 +1,166 @@
+"""How much of the raw engine's speed the API keeps, without HTTP; and the worker's memory.
+
+Raw: CTranslate2 `generate_batch` on the serving model. API: the same model behind the app's
+registry, admission control, batcher and text streaming (`api.generation`), driven by N
+request threads at once, as uWSGI's threads would. Same workload for both (bench.workload:
+16 prompt tokens, 64 new, top-k 40), same compute type and thread settings (api.config).
+Both sides share the app's one Generator, in a process of their own whose RSS is the worker's
+memory, and alternate in short rounds (medians reported), so load from other processes on a
+shared machine hits both alike. Targets (issue 4): API >= 90 % of raw at batch 1 and 32,
+RSS < 600 MB.
+
+`python -m bench.api_ceiling MODEL_DIR [--smoke]` prints the result as JSON.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+from bench import workload
+
+BATCHES = (1, 32)
+RATIO_TARGET = 0.90
+RSS_TARGET_MB = 600
+
+
+def run(*, model_dir: Path, smoke: bool) -> dict:
+    rounds, seconds = (2, 0.5) if smoke else (5, 3.0)
+    command = [
+        sys.executable,
+        "-m",
+        "bench.api_ceiling",
+        "--measure",
+        str(model_dir),
+        str(rounds),
+        str(seconds),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    if result.returncode:
+        raise RuntimeError(f"api_ceiling measurement failed:\n{result.stderr[-2000:]}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    levels = []
+    for batch in BATCHES:
+        raw = statistics.median(measured["raw"][str(batch)])
+        api = statistics.median(measured["api"][str(batch)])
+        levels.append(
+            {
+                "batch": batch,
+                "raw_tokens_per_s": round(raw, 1),
+                "api_tokens_per_s": round(api, 1),
+                "api_share_of_raw": round(api / raw, 3),
+                "rounds": {"raw": measured["raw"][str(batch)], "api": measured["api"][str(batch)]},
+            }
+        )
+    return {
+        "model_dir": str(model_dir),
+        "settings": measured["settings"],
+        "rounds": rounds,
+        "seconds_per_round": seconds,
+        "levels": levels,
+        "worker_rss_mb": measured["rss_mb"],
+        "targets": {"api_share_of_raw_min": RATIO_TARGET, "worker_rss_mb_max": RSS_TARGET_MB},
+        "meets_targets": all(level["api_share_of_raw"] >= RATIO_TARGET for level in levels)
+        and measured["rss_mb"] < RSS_TARGET_MB,
+    }
+
+
+def _tokens_per_s(call, seconds: float) -> float:
+    """Tokens/s of `call` (returns tokens made), repeated for at least `seconds`."""
+    tokens, started = 0, time.perf_counter()
+    while tokens == 0 or time.perf_counter() - started < seconds:
+        tokens += call()
+    return round(tokens / (time.perf_counter() - started), 1)
+
+
+def measure(model_dir: Path, rounds: int, seconds: float) -> dict:
+    from api import create_app
+    from api.generation import begin
+    from api.sampling import SamplingParams
+
+    params = SamplingParams(
+        length=workload.NEW_TOKENS, temperature=workload.TEMPERATURE, top_k=workload.TOP_K
+    )
+    text = workload.prompt_text(model_dir)
+    with tempfile.TemporaryDirectory() as models_dir:
+        # The app serves every model in its folder: give it a folder with only this one.
+        (Path(models_dir) / model_dir.name).symlink_to(model_dir.resolve())
+        app = create_app({"models_dir": models_dir, "max_batch_size": max(BATCHES)})
+        service = app.extensions["ghostwriter"]
+        assert service.registry.wait_ready(300), service.registry.not_ready_reason()
+        model = service.registry.get(model_dir.name)
+        prompt = [model.tokenizer.tokens[i] for i in model.tokenizer.encode(text)]
+
+        def raw(batch: int) -> int:
+            results = model.engine.generator.generate_batch(
+                [prompt] * batch,
+                max_length=workload.NEW_TOKENS,
+                sampling_topk=workload.TOP_K,
+                sampling_temperature=workload.TEMPERATURE,
+                include_prompt_in_result=False,
+            )
+            return sum(len(result.sequences_ids[0]) for result in results)
+
+        def one_request() -> int:
+            run = begin(
+                model, text, params, stream=False, limits=service.limits, metrics=service.metrics
+            )
+            run.wait_started()
+            return sum(sample.tokens for sample in run.complete())
+
+        sides = {
+            "raw": lambda batch: raw(batch),
+            "api": lambda batch: _concurrently(one_request, batch),
+        }
+        speeds = {side: {str(b): [] for b in BATCHES} for side in sides}
+        for batch in BATCHES:
+            for call in sides.values():
+                call(batch)  # warm-up: first calls allocate caches for this batch shape
+            for _ in range(rounds):
+                for side, call in sides.items():
+                    speed = _tokens_per_s(partial(call, batch), seconds)
+                    speeds[side][str(batch)].append(speed)
+        rss = _rss_mb()
+        service.registry.close()
+    settings = {k: str(v) for k, v in vars(service.settings).items() if k != "models_dir"}
+    return {**speeds, "rss_mb": rss, "settings": settings}
+
+
+def _concurrently(request, count: int) -> int:
+    """`count` request threads at once, as uWSGI threads would be; total tokens."""
+    if count == 1:
+        return request()
+    made = [0] * count
+
+    def work(index: int) -> None:
+        made[index] = request()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(made)
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--measure"]:
+        print(json.dumps(measure(Path(argv[1]), int(argv[2]), float(argv[3]))))
+        return 0
+    print(json.dumps(run(model_dir=Path(argv[0]), smoke="--smoke" in argv), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,50 @@
+"""The README stays in step with the code it documents: routes, parameters, settings, commands."""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from api import config
+from api.openapi import document
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def openapi(tmp_path_factory):
+    return document(config.load({"models_dir": tmp_path_factory.mktemp("models")}))
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {title}\n(.*?)(?=^## )", README, re.S | re.M)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def test_route_table_matches_the_openapi_document(openapi):
+    documented = set(re.findall(r"^\| `(GET|POST) (/[^`]*)` \|", section("The API"), re.M))
+    served = {(method.upper(), path) for path, ops in openapi["paths"].items() for method in ops}
+    assert documented == served
+
+
+def test_generation_parameters_match_the_openapi_document(openapi):
+    line = re.search(r"^Generation parameters: (.*?)\.$", section("The API"), re.M | re.S)
+    documented = re.findall(r"`(\w+)`", line.group(1))
+    served = [p["name"] for p in openapi["paths"]["/generate"]["get"]["parameters"]]
+    assert sorted(documented) == sorted(served)
+
+
+def test_every_api_setting_is_in_the_configuration_table():
+    table = section("Configuration")
+    for field in dataclasses.fields(config.Settings):
+        assert f"`GHOST_{field.name.upper()}`" in table, field.name
+
+
+def test_the_two_commands_come_first_and_ci_runs_the_test_command():
+    first_block = re.search(r"```sh\n(.*?)```", README, re.S).group(1)
+    assert re.findall(r"^make (\w+)", first_block, re.M) == ["demo", "test"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.findall(r"^make .*$", ci, re.M) == ["make test"]

@@ -88,7 +88,8 @@ def test_serving_levels_are_consistent(smoke_run):
         assert profile.get("samples", 0) > 0, profile
         assert Path(profile["raw"]).is_file()
         for group in profile["threads"].values():
-            assert sum(share for _, share in group["top"]) <= 1.0 + 1e-6
+            # Shares are rounded to 0.001 each.
+            assert sum(share for _, share in group["top"]) <= 1.0 + 0.0005 * len(group["top"])
 
 
 def test_original_designs_completed_requests(smoke_run):

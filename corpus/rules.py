@@ -75,22 +75,23 @@ def repair_mojibake(text: str) -> str:
 
 _ODD_SPACE_CHARS = "\xa0\u1680\u2000-\u200a\u202f\u205f\u3000\x0b\x0c"
 _INVISIBLE_CHARS = "\u200b-\u200d\u2060\ufeff\xad\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f"
-_SEPARATOR_CHARS = "\x85\u2028\u2029"
-_ODD_SPACES = re.compile(f"[{_ODD_SPACE_CHARS}]")
-_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
-_LINE_SEPARATORS = re.compile("[\x85\u2028]")
-_ANY_ODD = re.compile(f"[{_ODD_SPACE_CHARS}{_INVISIBLE_CHARS}{_SEPARATOR_CHARS}]")
+_ANY_ODD = re.compile(f"[{_ODD_SPACE_CHARS}{_INVISIBLE_CHARS}\x85\u2028\u2029]")
+_ODD_SPACE = re.compile(f"[{_ODD_SPACE_CHARS}]")
+
+
+def _replace_odd(match: re.Match) -> str:
+    char = match.group()
+    if char == "\u2029":
+        return "\n\n"
+    if char in "\x85\u2028":
+        return "\n"
+    return " " if _ODD_SPACE.match(char) else ""
 
 
 def normalise_spaces(text: str) -> str:
     """Non-breaking and other Unicode spaces → " "; zero-width characters, soft hyphens, the BOM
     and control characters removed; Unicode line/paragraph separators → line breaks."""
-    if not _ANY_ODD.search(text):
-        return text
-    text = _ODD_SPACES.sub(" ", text)
-    text = _INVISIBLE.sub("", text)
-    text = _LINE_SEPARATORS.sub("\n", text)
-    return text.replace("\u2029", "\n\n")
+    return _ANY_ODD.sub(_replace_odd, text)  # one scan; matches are rare
 
 
 def nfkc(text: str) -> str:

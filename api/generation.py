@@ -131,7 +131,7 @@ class Run:
         for index in range(start, stream.token_count):
             if index == 0:
                 self.metrics.time_to_first_token.observe(times[0] - self.request.enqueued_at)
-            else:
+            elif self.request.live:  # other requests get their tokens at once, at the end
                 self.metrics.inter_token.observe(times[index] - times[index - 1])
         return text
 

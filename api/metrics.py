@@ -42,13 +42,13 @@ class Metrics:
         )
         self.time_to_first_token = Histogram(
             "ghost_time_to_first_token_seconds",
-            "From admission to the first generated token",
+            "From queueing to the first token reaching the request",
             buckets=REQUEST_BUCKETS,
             registry=r,
         )
         self.inter_token = Histogram(
             "ghost_inter_token_latency_seconds",
-            "Between consecutive tokens of one sample",
+            "Between consecutive tokens of one streamed sample",
             buckets=STEP_BUCKETS,
             registry=r,
         )

@@ -77,32 +77,51 @@ def read_index(in_dir: Path, *, keep: Callable[[str], bool]) -> tuple[dict[str, 
     return wanted, entries, unreadable
 
 
-def read_text(path: Path, decoding: Decoding) -> Iterator[str]:
+def read_text(path: str | Path, decoding: Decoding) -> Iterator[str]:
     """The file's text in pieces: invalid UTF-8 → U+FFFD (counted), any line ending → "\\n".
     Raises BinaryDocument on a NUL byte."""
-    decoder = io.IncrementalNewlineDecoder(
-        codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True
-    )
-    previous_tail = b""  # an encoded U+FFFD may straddle two reads
     try:
-        file = path.open("rb")
+        file = open(path, "rb")  # noqa: SIM115 (closed by the with below)
     except OSError as error:
         raise UsageError(
             f"cannot read {path} ({error}); fix its permissions or move it away"
         ) from None
     with file:
         data = file.read(READ_BYTES)
-        while data:
-            if b"\x00" in data:
-                raise BinaryDocument(path)
-            decoding.bytes_read += len(data)
-            decoding.genuine += (previous_tail + data).count(_REPLACEMENT_BYTES)
-            previous_tail = data[-2:]
-            text = decoder.decode(data)
-            decoding.replacements += text.count(_REPLACEMENT)
-            yield text
-            # A short read is the end of a regular file: saves a read() per small document.
-            data = file.read(READ_BYTES) if len(data) == READ_BYTES else b""
+        if len(data) < READ_BYTES:  # the whole file: most documents, decoded in one go
+            yield _whole_text(path, data, decoding)
+            return
+        yield from _text_pieces(path, file, data, decoding)
+
+
+def _whole_text(path, data: bytes, decoding: Decoding) -> str:
+    if b"\x00" in data:
+        raise BinaryDocument(path)
+    decoding.bytes_read += len(data)
+    decoding.genuine += data.count(_REPLACEMENT_BYTES)
+    text = data.decode("utf-8", errors="replace")
+    decoding.replacements += text.count(_REPLACEMENT)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _text_pieces(path, file, data: bytes, decoding: Decoding) -> Iterator[str]:
+    """A large file read by pieces; the decoders carry what straddles two reads."""
+    decoder = io.IncrementalNewlineDecoder(
+        codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True
+    )
+    previous_tail = b""  # an encoded U+FFFD may straddle two reads
+    while data:
+        if b"\x00" in data:
+            raise BinaryDocument(path)
+        decoding.bytes_read += len(data)
+        decoding.genuine += (previous_tail + data).count(_REPLACEMENT_BYTES)
+        previous_tail = data[-2:]
+        text = decoder.decode(data)
+        decoding.replacements += text.count(_REPLACEMENT)
+        yield text
+        data = file.read(READ_BYTES)
     text = decoder.decode(b"", final=True)
     decoding.replacements += text.count(_REPLACEMENT)
     yield text

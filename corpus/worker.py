@@ -35,7 +35,7 @@ class CleanedFile:
 
 
 def clean_file(
-    path: Path, cleaner: Cleaner, spill_dir: Path, *, spill_chars: int = SPILL_CHARS
+    path: str, cleaner: Cleaner, spill_dir: Path, *, spill_chars: int = SPILL_CHARS
 ) -> CleanedFile:
     decoding, delta = Decoding(), Counter()
     builder = DocumentBuilder(spill_dir=spill_dir, spill_chars=spill_chars)
@@ -66,7 +66,8 @@ def _clean_batch(names: list[str]) -> list[CleanedFile]:
     results, budget = [], BATCH_CHARS
     for name in names:
         spill_chars = min(SPILL_CHARS, max(budget, 0))
-        result = clean_file(in_dir / name, cleaner, spill_dir, spill_chars=spill_chars)
+        path = os.path.join(in_dir, name)  # a str: pathlib costs more than it brings here
+        result = clean_file(path, cleaner, spill_dir, spill_chars=spill_chars)
         if result.cleaned is not None and result.cleaned.text is not None:
             budget -= result.cleaned.chars
         results.append(result)
@@ -86,7 +87,7 @@ def clean_files(
     if workers <= 0:
         cleaner = Cleaner(build_rules(rule_names, spelling=spelling))
         for name in names:
-            yield name, clean_file(in_dir / name, cleaner, spill_dir)
+            yield name, clean_file(os.path.join(in_dir, name), cleaner, spill_dir)
         return
     # Fresh worker processes (not forks of this one): they hold only what they need, not a
     # copy-on-write share of this process's file list that they would end up copying.

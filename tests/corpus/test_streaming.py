@@ -89,8 +89,12 @@ def test_safe_chunks_keep_the_text_and_a_long_last_chunk():
     assert len(chunks[-1]) >= 100
 
 
-def test_read_text_translates_line_endings_and_counts_invalid_utf8(tmp_path, monkeypatch):
-    monkeypatch.setattr(reader, "READ_BYTES", 3)  # every boundary case: CR|LF, split sequences
+@pytest.mark.parametrize("read_bytes", [3, reader.READ_BYTES])
+def test_read_text_translates_line_endings_and_counts_invalid_utf8(
+    tmp_path, monkeypatch, read_bytes
+):
+    # 3 bytes a read: every boundary case (CR|LF, split sequences); else the one-read path.
+    monkeypatch.setattr(reader, "READ_BYTES", read_bytes)
     path = tmp_path / "doc.txt"
     data = b"one\r\ntwo\rthree\n\xff\xfeok \xef\xbf\xbd caf\xc3\xa9\r\n"
     path.write_bytes(data)
@@ -105,9 +109,10 @@ def test_unreadable_file_is_a_usage_error(tmp_path):
         "".join(read_text(tmp_path / "gone.txt", Decoding()))
 
 
-def test_read_text_refuses_binary(tmp_path):
+@pytest.mark.parametrize("size", [10, 3 * 2**20])
+def test_read_text_refuses_binary(tmp_path, size):
     path = tmp_path / "doc.txt"
-    path.write_bytes(b"PNG\x00\x01\x02")
+    path.write_bytes(b"x" * (size - 3) + b"\x00\x01\x02")
     with pytest.raises(BinaryDocument):
         "".join(read_text(path, Decoding()))
 

@@ -89,12 +89,14 @@ def test_safe_chunks_keep_the_text_and_a_long_last_chunk():
     assert len(chunks[-1]) >= 100
 
 
-@pytest.mark.parametrize("read_bytes", [3, reader.READ_BYTES])
+@pytest.mark.parametrize("read_bytes", [3, None])
 def test_read_text_translates_line_endings_and_counts_invalid_utf8(
     tmp_path, monkeypatch, read_bytes
 ):
     # 3 bytes a read: every boundary case (CR|LF, split sequences); else the one-read path.
-    monkeypatch.setattr(reader, "READ_BYTES", read_bytes)
+    if read_bytes:
+        monkeypatch.setattr(reader, "READ_BYTES", read_bytes)
+        monkeypatch.setattr(reader, "FIRST_READ_BYTES", read_bytes)
     path = tmp_path / "doc.txt"
     data = b"one\r\ntwo\rthree\n\xff\xfeok \xef\xbf\xbd caf\xc3\xa9\r\n"
     path.write_bytes(data)

@@ -16,6 +16,14 @@ def level(rows: list[dict], key: str, value: int) -> dict | None:
     return next((row for row in rows if row.get(key) == value), None)
 
 
+def stack_level(serving: dict | None, concurrency: int, mode: str = "stream") -> dict | None:
+    """The stack's row for a level; targets are judged on streaming, as the page asks."""
+    if not serving:
+        return None
+    rows = [row for row in serving["levels"] if row.get("mode", "stream") == mode]
+    return level(rows, "concurrency", concurrency)
+
+
 def target(name: str, measured: str, passed: bool | None, note: str = "") -> dict:
     return {"target": name, "measured": measured, "passed": passed, "note": note}
 
@@ -24,21 +32,22 @@ def engine_targets(serving: dict | None, engine: dict | None) -> list[dict]:
     rows = []
     for stack_c, batch, ratio in ENGINE_TARGETS:
         name = f"c{stack_c} ≥ {ratio:.0%} of engine batch-{batch} tokens/s"
-        stack_row = serving and level(serving["levels"], "concurrency", stack_c)
+        stack_row = stack_level(serving, stack_c)
         engine_row = engine and level(engine["levels"], "batch", batch)
         if not (stack_row and engine_row):
             rows.append(target(name, "not measured", None))
             continue
-        share = stack_row["tokens_per_s"] / engine_row["tokens_per_s"]
-        measured = (
-            f"{share:.0%} ({stack_row['tokens_per_s']:.0f} of {engine_row['tokens_per_s']:.0f})"
-        )
-        rows.append(target(name, measured, share >= ratio))
+        ceiling = engine_row["tokens_per_s"]
+        share = stack_row["tokens_per_s"] / ceiling
+        measured = f"{share:.0%} ({stack_row['tokens_per_s']:.0f} of {ceiling:.0f})"
+        plain = stack_level(serving, stack_c, "json")
+        note = f"plain JSON: {plain['tokens_per_s'] / ceiling:.0%}" if plain else ""
+        rows.append(target(name, measured, share >= ratio, note))
     return rows
 
 
 def latency_memory_targets(serving: dict | None) -> list[dict]:
-    one = serving and level(serving["levels"], "concurrency", 1)
+    one = stack_level(serving, 1)
     if one and one["ttft_ms"]["p50"] is not None:
         ttft = one["ttft_ms"]["p50"]
         rows = [target("c1 time to first token ≤ 100 ms (p50)", f"{ttft:.0f} ms", ttft <= 100)]
@@ -60,7 +69,7 @@ def original_targets(serving: dict | None, originals: dict | None) -> list[dict]
     for design in ("reload_per_request", "load_once"):
         for stack_c, original_c, ratio in ORIGINAL_TARGETS:
             name = f"c{stack_c} ≥ {ratio:.0f}× {design} at c{original_c}"
-            stack_row = serving and level(serving["levels"], "concurrency", stack_c)
+            stack_row = stack_level(serving, stack_c)
             rows_of_design = originals[design]["levels"] if originals else []
             original_row = level(rows_of_design, "concurrency", original_c)
             if not (stack_row and original_row and original_row["tokens_per_s"] > 0):
@@ -145,6 +154,7 @@ def table(header: list[str], rows: list[list]) -> list[str]:
 def serving_lines(serving: dict) -> list[str]:
     rows = [
         [
+            row.get("mode", "stream"),
             row["concurrency"],
             row["tokens_per_s"],
             row["requests_per_s"],
@@ -160,7 +170,7 @@ def serving_lines(serving: dict) -> list[str]:
         ]
         for row in serving["levels"]
     ]
-    header = ["clients", "tokens/s", "req/s", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms"]
+    header = ["mode", "clients", "tokens/s", "req/s", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms"]
     header += ["TTFT p95 ms", "worker MB", "nginx MB", "stack MB", "errors"]
     return [f"### Serving: nginx → uWSGI → API ({serving['model']})", "", *table(header, rows)]
 

@@ -71,7 +71,8 @@ def check_latencies(row):
 def test_serving_levels_are_consistent(smoke_run):
     _, result = smoke_run
     rows = levels(result, "serving")
-    assert [row["concurrency"] for row in rows] == list(workload.LEVELS)
+    expected = [(mode, c) for mode in ("stream", "json") for c in workload.LEVELS]
+    assert [(row["mode"], row["concurrency"]) for row in rows] == expected
     for row in rows:
         assert row["errors"] == 0, row["errors_by_kind"]
         assert row["completed"] >= row["concurrency"]

@@ -67,6 +67,9 @@ class Cleaner:
             for last in (False, True)
         }
         self._tidy_seam = next((rule.apply for rule in rules if rule.name == "whitespace"), None)
+        # With both rules, every run of whitespace in the output is " ", "\n" or "\n\n", which
+        # lets words be counted without splitting the text (see DocumentBuilder).
+        self.tidy_whitespace = {"spaces", "whitespace"} <= {rule.name for rule in rules}
 
     def clean(self, chunks: Iterable[str], delta: Counter) -> Iterator[str]:
         """The cleaned document in pieces (see the module docstring). `delta` gets, for each

@@ -69,9 +69,16 @@ class CleanedText:
 
 
 class DocumentBuilder:
-    def __init__(self, *, spill_dir: Path, spill_chars: int = SPILL_CHARS) -> None:
+    def __init__(
+        self, *, spill_dir: Path, spill_chars: int = SPILL_CHARS, tidy: bool = False
+    ) -> None:
+        """`tidy`: the pieces come from a Cleaner with `tidy_whitespace`: every run of whitespace
+        is " ", "\\n" or "\\n\\n", whole in one piece, so words are one more than the runs,
+        counted several times faster than by splitting the text."""
         self.chars = 0
-        self.words = 0
+        self._words = 0
+        self._runs = 0
+        self._tidy = tidy
         self._spill_dir = spill_dir
         self._spill_chars = spill_chars
         self._pieces: list[str] = []
@@ -84,10 +91,13 @@ class DocumentBuilder:
     def append(self, piece: str) -> None:
         if not piece:
             return
-        self.words += len(piece.split())
-        if self._ends_in_word and not piece[0].isspace():
-            self.words -= 1  # the previous piece ended mid-word and this one finishes it
-        self._ends_in_word = not piece[-1].isspace()
+        if self._tidy:
+            self._runs += piece.count(" ") + piece.count("\n") - piece.count("\n\n")
+        else:
+            self._words += len(piece.split())
+            if self._ends_in_word and not piece[0].isspace():
+                self._words -= 1  # the previous piece ended mid-word and this one finishes it
+            self._ends_in_word = not piece[-1].isspace()
         self.chars += len(piece)
         self._key.update(piece.casefold().encode())  # case does not make documents different
         if self._file is not None:
@@ -97,6 +107,12 @@ class DocumentBuilder:
             self._pieces.append(piece)
             if self.chars > self._spill_chars:
                 self._spill()
+
+    @property
+    def words(self) -> int:
+        if self._tidy:
+            return self._runs + 1 if self.chars else 0
+        return self._words
 
     def _spill(self) -> None:
         descriptor, self._spill_path = tempfile.mkstemp(dir=self._spill_dir, prefix="spill-")

@@ -28,7 +28,8 @@ def read_table(path: Path) -> dict[str, str]:
             raise UsageError(
                 f"{path}:{number} is not 'written<TAB>normalised'; fix that line of --spelling"
             )
-        table[fields[0].strip().casefold()] = fields[1].strip()
+        # One plain space between words: replacements keep the text's whitespace tidy.
+        table[fields[0].strip().casefold()] = " ".join(fields[1].split())
     if not table:
         raise UsageError(f"--spelling {path} has no 'written<TAB>normalised' lines")
     return table

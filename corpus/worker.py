@@ -38,7 +38,9 @@ def clean_file(
     path: str, cleaner: Cleaner, spill_dir: Path, *, spill_chars: int = SPILL_CHARS
 ) -> CleanedFile:
     decoding, delta = Decoding(), Counter()
-    builder = DocumentBuilder(spill_dir=spill_dir, spill_chars=spill_chars)
+    builder = DocumentBuilder(
+        spill_dir=spill_dir, spill_chars=spill_chars, tidy=cleaner.tidy_whitespace
+    )
     try:
         for piece in cleaner.clean(safe_chunks(read_text(path, decoding)), delta):
             builder.append(piece)

@@ -137,6 +137,28 @@ def test_document_held_in_memory_or_spilled(tmp_path, spill_chars):
     assert list(tmp_path.iterdir()) == []
 
 
+ODD_WHITESPACE = "a\u00a0b  c\t\td \n e\r\n\n\n\nf\u2028g\u2029h\x0bi\x1cj \u3000 k\ufeffl ¨m"
+
+
+@pytest.mark.parametrize("profile", ["plain", "lyrics", "episodes"])
+@pytest.mark.parametrize("size", [8, 13, 40, 1000])
+def test_tidy_word_count_equals_splitting(tmp_path, profile, size):
+    cleaner = Cleaner(select_rules(profile))
+    assert cleaner.tidy_whitespace
+    text = (MESSY + ODD_WHITESPACE) * 4
+    builder = DocumentBuilder(spill_dir=tmp_path, tidy=True)
+    for piece in cleaner.clean(safe_chunks([text], size=size), Counter()):
+        builder.append(piece)
+    cleaned = builder.finish()
+    assert cleaned.words == len(cleaned.text.split())
+    assert DocumentBuilder(spill_dir=None, tidy=True).words == 0
+
+
+def test_without_the_whitespace_rules_words_are_split(tmp_path):
+    cleaner = Cleaner(select_rules("plain", without_rules=["whitespace"]))
+    assert not cleaner.tidy_whitespace
+
+
 def test_duplicate_key_ignores_case_only():
     keys = []
     for text in ("Hello World", "hello world", "Hello, World"):

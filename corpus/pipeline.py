@@ -23,11 +23,11 @@ from corpus.worker import CleanedFile, clean_files
 
 
 def default_workers() -> int:
-    """GHOST_PREPARE_WORKERS, else one per core but one (which this process, judging and writing,
-    keeps busy), at least 1 and at most 4 (beyond that, this process is the limit)."""
+    """GHOST_PREPARE_WORKERS, else one per core, at most 4. This process, judging and writing,
+    needs about a quarter of what a worker does (measured), so beyond ~4 it is the limit."""
     value = os.environ.get("GHOST_PREPARE_WORKERS", "")
     if not value:
-        return max(1, min((os.cpu_count() or 1) - 1, 4))
+        return min(os.cpu_count() or 1, 4)
     if not value.isdigit():
         raise UsageError(f"GHOST_PREPARE_WORKERS={value!r} is not a number ≥ 0; fix or unset it")
     return int(value)

@@ -38,7 +38,7 @@ def add_arguments(parser) -> None:
         type=int,
         default=None,
         help="worker processes that read and clean, 0: none (default: env "
-        "GHOST_PREPARE_WORKERS, else cores - 1, at most 4)",
+        "GHOST_PREPARE_WORKERS, else one per core, at most 4)",
     )
     parser.add_argument(
         "--with",

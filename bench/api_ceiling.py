@@ -5,9 +5,9 @@ registry, admission control, batcher and text streaming (`api.generation`), driv
 request threads at once, as uWSGI's threads would. Same workload for both (bench.workload:
 16 prompt tokens, 64 new, top-k 40), same compute type and thread settings (api.config).
 Both sides share the app's one Generator, in a process of their own whose RSS is the worker's
-memory, and alternate in short rounds (medians reported), so load from other processes on a
-shared machine hits both alike. Targets (issue 4): API >= 90 % of raw at batch 1 and 32,
-RSS < 600 MB.
+memory, and run as back-to-back pairs of calls (medians reported), so load from other
+processes on a shared machine hits both alike.
+Targets (issue 4): API >= 90 % of raw at batch 1 and 32, RSS < 600 MB.
 
 `python -m bench.api_ceiling MODEL_DIR [--smoke]` prints the result as JSON.
 """
@@ -30,38 +30,17 @@ RSS_TARGET_MB = 600
 
 
 def run(*, model_dir: Path, smoke: bool) -> dict:
-    rounds, seconds = (2, 0.5) if smoke else (5, 3.0)
-    command = [
-        sys.executable,
-        "-m",
-        "bench.api_ceiling",
-        "--measure",
-        str(model_dir),
-        str(rounds),
-        str(seconds),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    pairs = 2 if smoke else 9
+    command = [sys.executable, "-m", "bench.api_ceiling", "--measure", str(model_dir), str(pairs)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if result.returncode:
         raise RuntimeError(f"api_ceiling measurement failed:\n{result.stderr[-2000:]}")
     measured = json.loads(result.stdout.strip().splitlines()[-1])
-    levels = []
-    for batch in BATCHES:
-        raw = statistics.median(measured["raw"][str(batch)])
-        api = statistics.median(measured["api"][str(batch)])
-        levels.append(
-            {
-                "batch": batch,
-                "raw_tokens_per_s": round(raw, 1),
-                "api_tokens_per_s": round(api, 1),
-                "api_share_of_raw": round(api / raw, 3),
-                "rounds": {"raw": measured["raw"][str(batch)], "api": measured["api"][str(batch)]},
-            }
-        )
+    levels = [_level(batch, measured["pairs"][str(batch)]) for batch in BATCHES]
     return {
         "model_dir": str(model_dir),
         "settings": measured["settings"],
-        "rounds": rounds,
-        "seconds_per_round": seconds,
+        "pairs": pairs,
         "levels": levels,
         "worker_rss_mb": measured["rss_mb"],
         "targets": {"api_share_of_raw_min": RATIO_TARGET, "worker_rss_mb_max": RSS_TARGET_MB},
@@ -70,15 +49,26 @@ def run(*, model_dir: Path, smoke: bool) -> dict:
     }
 
 
-def _tokens_per_s(call, seconds: float) -> float:
-    """Tokens/s of `call` (returns tokens made), repeated for at least `seconds`."""
-    tokens, started = 0, time.perf_counter()
-    while tokens == 0 or time.perf_counter() - started < seconds:
-        tokens += call()
+def _level(batch: int, pairs: list[dict]) -> dict:
+    """The share is the median of per-pair ratios: the two calls of a pair run back to back,
+    so a load spike from other processes mostly hits both."""
+    return {
+        "batch": batch,
+        "raw_tokens_per_s": round(statistics.median(p["raw"] for p in pairs), 1),
+        "api_tokens_per_s": round(statistics.median(p["api"] for p in pairs), 1),
+        "api_share_of_raw": round(statistics.median(p["api"] / p["raw"] for p in pairs), 3),
+        "pairs": pairs,
+    }
+
+
+def _timed(call) -> float:
+    """Tokens/s of one call (which returns the tokens it made)."""
+    started = time.perf_counter()
+    tokens = call()
     return round(tokens / (time.perf_counter() - started), 1)
 
 
-def measure(model_dir: Path, rounds: int, seconds: float) -> dict:
+def measure(model_dir: Path, pairs: int) -> dict:
     from api import create_app
     from api.generation import begin
     from api.sampling import SamplingParams
@@ -117,18 +107,18 @@ def measure(model_dir: Path, rounds: int, seconds: float) -> dict:
             "raw": lambda batch: raw(batch),
             "api": lambda batch: _concurrently(one_request, batch),
         }
-        speeds = {side: {str(b): [] for b in BATCHES} for side in sides}
+        measured = {str(b): [] for b in BATCHES}
         for batch in BATCHES:
             for call in sides.values():
                 call(batch)  # warm-up: first calls allocate caches for this batch shape
-            for _ in range(rounds):
-                for side, call in sides.items():
-                    speed = _tokens_per_s(partial(call, batch), seconds)
-                    speeds[side][str(batch)].append(speed)
+            for number in range(pairs):
+                order = ["raw", "api"] if number % 2 == 0 else ["api", "raw"]
+                pair = {side: _timed(partial(sides[side], batch)) for side in order}
+                measured[str(batch)].append({"raw": pair["raw"], "api": pair["api"]})
         rss = _rss_mb()
         service.registry.close()
     settings = {k: str(v) for k, v in vars(service.settings).items() if k != "models_dir"}
-    return {**speeds, "rss_mb": rss, "settings": settings}
+    return {"pairs": measured, "rss_mb": rss, "settings": settings}
 
 
 def _concurrently(request, count: int) -> int:
@@ -156,7 +146,7 @@ def _rss_mb() -> float:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--measure"]:
-        print(json.dumps(measure(Path(argv[1]), int(argv[2]), float(argv[3]))))
+        print(json.dumps(measure(Path(argv[1]), int(argv[2]))))
         return 0
     print(json.dumps(run(model_dir=Path(argv[0]), smoke="--smoke" in argv), indent=2))
     return 0

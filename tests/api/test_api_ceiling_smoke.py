@@ -1,0 +1,17 @@
+"""bench/api_ceiling.py's smoke run on the tiny model: it runs and reports every figure."""
+
+import pytest
+
+from bench import api_ceiling
+
+
+@pytest.mark.timeout(300)
+def test_smoke_run_reports_both_batches_and_rss(tiny_serving_model_int8):
+    result = api_ceiling.run(model_dir=tiny_serving_model_int8.path, smoke=True)
+    assert [level["batch"] for level in result["levels"]] == [1, 32]
+    for level in result["levels"]:
+        assert level["raw_tokens_per_s"] > 0 and level["api_tokens_per_s"] > 0
+        assert len(level["pairs"]) == 2
+    assert 0 < result["worker_rss_mb"] < api_ceiling.RSS_TARGET_MB
+    assert result["settings"]["compute_type"] == "int8"
+    assert isinstance(result["meets_targets"], bool)

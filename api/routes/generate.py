@@ -39,6 +39,9 @@ def json_object() -> dict:
 def generate():
     service = current()
     from_query = request.method == "GET"
+    if not from_query and request.args:
+        name = next(iter(request.args))
+        raise invalid(f"POST takes its parameters in the JSON body, not the query ({name})", name)
     raw = query_values(request.args) if from_query else json_object()
     args = generate_args(
         raw, from_query=from_query, max_prefix_chars=service.settings.max_prefix_chars
@@ -54,7 +57,7 @@ def generate():
     )
     run.wait_started()
     if args.stream:
-        return sse.response(_events(run, args.prefix), on_close=run.close)
+        return sse.response(_events(run), on_close=run.close)
     samples = run.complete()
     return jsonify(
         model=model.name,
@@ -67,7 +70,7 @@ def generate():
     )
 
 
-def _events(run: Run, prefix: str):
+def _events(run: Run):
     try:
         for sample, text in run.chunks():
             yield sse.event({"index": sample, "text": text})

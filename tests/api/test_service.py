@@ -113,6 +113,11 @@ def test_body_must_be_a_json_object(client, data):
     assert response.get_json()["error"]["type"] == "invalid_request"
 
 
+def test_post_parameters_belong_in_the_body(client):
+    response = client.post("/generate?length=3", json={"prefix": "x"})
+    assert response.status_code == 400 and response.get_json()["error"]["param"] == "length"
+
+
 def test_404_and_405_are_json(client):
     missing = client.get("/nowhere")
     assert missing.status_code == 404 and missing.get_json()["error"]["type"] == "not_found"

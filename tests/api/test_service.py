@@ -266,3 +266,23 @@ def test_settings_precedence(tiny_serving_model, monkeypatch):
     monkeypatch.setenv("GHOST_MAX_LENGTH", "9")
     settings = service(create_app({"max_length": 11})).settings
     assert (settings.max_inflight, settings.max_length, settings.max_batch_size) == (7, 11, 32)
+
+
+def test_several_models_chosen_per_request(tiny_serving_model, tiny_serving_model_int8, tmp_path):
+    (tmp_path / "alpha").symlink_to(tiny_serving_model.path)
+    (tmp_path / "beta").symlink_to(tiny_serving_model_int8.path)
+    (tmp_path / "not-a-model").mkdir()
+    app = create_app({"models_dir": tmp_path, "default_model": "beta"})
+    try:
+        assert service(app).registry.wait_ready(LOAD_TIMEOUT_S)
+        client = app.test_client()
+        listed = client.get("/models").get_json()
+        assert [m["name"] for m in listed["models"]] == ["alpha", "beta"]
+        assert listed["default"] == "beta"
+        assert [m["quantization"] for m in listed["models"]] == ["float32", "int8"]
+        assert client.get("/generate?length=2").get_json()["model"] == "beta"
+        assert client.get("/generate?length=2&model=alpha").get_json()["model"] == "alpha"
+        ids = [m["id"] for m in client.get("/v1/models").get_json()["data"]]
+        assert ids == ["alpha", "beta"]
+    finally:
+        service(app).registry.close()

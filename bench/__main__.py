@@ -124,6 +124,8 @@ def import_entry(name: str):
 
 
 def run_section(function, args, model) -> dict:
+    # Other work on the machine skews the figures: keep the 1-minute load average beside them.
+    load_before = round(os.getloadavg()[0], 2)
     started = time.monotonic()
     try:
         result = {"status": "ok", "result": function(args, model)}
@@ -132,6 +134,7 @@ def run_section(function, args, model) -> dict:
     except Exception:  # a broken section must not cost the others their figures
         result = {"status": "failed", "error": traceback.format_exc(limit=8)}
     result["seconds"] = round(time.monotonic() - started, 1)
+    result["load_average"] = {"before": load_before, "after": round(os.getloadavg()[0], 2)}
     return result
 
 

@@ -304,4 +304,8 @@ def markdown(result: dict) -> str:
             lines.append(f"### {name}: {section['status']} ({detail.splitlines()[-1][:200]})")
         else:
             lines += section_lines(name, section["result"])
+        if "load_average" in section:
+            load = section["load_average"]
+            span = f"load average {load['before']} → {load['after']}"
+            lines += ["", f"({section['seconds']:g} s; {span})"]
     return "\n".join(lines) + "\n"

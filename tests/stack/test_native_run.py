@@ -1,5 +1,6 @@
 """`python -m api.native_stack` (what `make serve` runs): foreground, URL printed, Ctrl-C stops."""
 
+import contextlib
 import os
 import queue
 import signal
@@ -40,6 +41,20 @@ def wait_for_line(lines: queue.Queue, text: str, timeout: float) -> str:
             return line
 
 
+def stop_all(runner: subprocess.Popen, servers: list[psutil.Process]) -> None:
+    """After a failed check: the runner stops its servers on SIGTERM; whatever is left is killed
+    (they run in their own sessions, so killing only the runner would orphan them)."""
+    if runner.poll() is None:
+        runner.terminate()
+        try:
+            runner.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+    for server in servers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            server.kill()
+
+
 @pytest.mark.timeout(120)
 def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_model, tmp_path):
     port = free_port()
@@ -50,12 +65,13 @@ def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_mod
             "--model", str(tiny_serving_model.path), "--port", str(port),
             env=env, stdout=subprocess.PIPE, stderr=stderr,
         )  # fmt: skip
+        servers: list[psutil.Process] = []
         try:
             line = wait_for_line(lines_of(runner.stdout), "Serving", timeout=90)
             assert f"http://127.0.0.1:{port}/" in line
+            servers = psutil.Process(runner.pid).children(recursive=True)
             # The runner printed its line once /readyz said 200 (from one of the two workers).
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
-            servers = psutil.Process(runner.pid).children(recursive=True)
             names = [" ".join(server.cmdline()) for server in servers]
             assert sum("uWSGI worker" in name for name in names) == 2, names
             assert any("nginx: master" in name for name in names), names
@@ -63,9 +79,8 @@ def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_mod
             runner.send_signal(signal.SIGINT)  # what Ctrl-C sends
             assert runner.wait(timeout=60) == 0
         finally:
-            if runner.poll() is None:
-                runner.kill()
-    gone, alive = psutil.wait_procs(servers, timeout=5)
+            stop_all(runner, servers)
+    _, alive = psutil.wait_procs(servers, timeout=5)
     assert alive == [], [server.pid for server in alive]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)

@@ -2,11 +2,11 @@
 
 Sequences wait in arrival order. When an engine slot is free, the oldest waiting sequence picks
 the batch: it and the next ones with the same engine batch key (same sampling parameters, for
-CTranslate2), up to max_batch_size. An idle batcher lets a batch gather for up to max_wait_ms
-after its oldest arrival, and starts it sooner once arrivals pause for QUIET_GAP_MS: a burst of
-requests (32 threads starting at once take 10-50 ms on a loaded 2-core machine) lands in one
-batch, while a lone request waits only the gap. A busy batcher takes whatever gathered while
-the engine worked.
+CTranslate2), up to max_batch_size. An idle batcher starts a batch once it is full or no new
+sequence has arrived for max_wait_ms, and at the latest BURST_WAITS × max_wait_ms after its
+oldest arrival: a lone request waits max_wait_ms, a burst (32 threads starting at once take
+10-50 ms on a loaded 2-core machine) lands in one batch instead of two. A busy batcher takes
+whatever gathered while the engine worked.
 """
 
 import logging
@@ -20,7 +20,7 @@ from api.sequence import Request, Sequence
 
 log = logging.getLogger(__name__)
 
-QUIET_GAP_MS = 5.0
+BURST_WAITS = 10
 
 
 class Batcher:
@@ -28,7 +28,6 @@ class Batcher:
         self.engine = engine
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000
-        self.quiet_gap_s = min(QUIET_GAP_MS, max_wait_ms) / 1000
         self._last_arrival = 0.0
         self._on_batch = on_batch or (lambda size: None)  # metrics: sizes of engine calls
         self._waiting: deque[Sequence] = deque()
@@ -100,9 +99,9 @@ class Batcher:
                 key = self.engine.batch_key(self._waiting[0].params)
                 batch = [s for s in self._waiting if self.engine.batch_key(s.params) == key]
                 batch = batch[: self.max_batch_size]
+                oldest = self._waiting[0].request.enqueued_at
                 ready_at = min(
-                    self._waiting[0].request.enqueued_at + self.max_wait_s,
-                    self._last_arrival + self.quiet_gap_s,
+                    self._last_arrival + self.max_wait_s, oldest + BURST_WAITS * self.max_wait_s
                 )
                 remaining = ready_at - time.monotonic()
                 if len(batch) < self.max_batch_size and remaining > 0:

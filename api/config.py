@@ -14,7 +14,7 @@ class Settings:
     engine: str = "ctranslate2"
     max_inflight: int = 64  # admission limit: sequences running + queued
     max_batch_size: int = 32  # sequences in one engine call
-    max_wait_ms: float = 50.0  # longest an idle batcher lets a batch gather (see api.batcher)
+    max_wait_ms: float = 5.0  # an idle batch starts after this long without arrivals
     max_queue_wait: float = 30.0  # seconds a request may wait for the engine before a 503
     max_length: int = 512  # most new tokens one sample may ask for
     max_prefix_chars: int = 8000

@@ -90,12 +90,26 @@ def test_only_junk_gives_empty_splits_not_an_error(tmp_path):
     assert stats["documents"]["out"] == 0
 
 
+# The kernel's peak RSS of a process also counts the address space it was forked from (held until
+# exec), and by now pytest itself may be large: so the command is forked from a small launcher
+# interpreter, which reports its child's peak.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss_mb(command) -> tuple[int, float]:
     """(exit status, peak RSS in MB) of a subprocess, from the kernel's own accounting."""
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss / 1024
+    launcher = [sys.executable, "-c", LAUNCHER, *command]
+    report = subprocess.run(launcher, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    status, maxrss_kib = report.stdout.split()
+    return int(status), int(maxrss_kib) / 1024
 
 
 @pytest.mark.timeout(300)

@@ -194,14 +194,15 @@ def main(argv=None) -> int:
         "hparams": json.loads((model.base_dir / "hparams.json").read_text()),
         "serving_dir": str(model.serving_dir),
     }
+    path = args.results / f"{args.stamp}.json"
     for name in chosen:
         print(f"bench: {name} …", file=sys.stderr, flush=True)
         result["sections"][name] = run_section(SECTIONS[name], args, model)
         print(f"bench: {name} {result['sections'][name]['status']}", file=sys.stderr, flush=True)
+        write_json(path, result)  # an interrupted run keeps the sections it finished
     result["finished_at"] = now()
     result["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = report.evaluate_targets(result)
-    path = args.results / f"{args.stamp}.json"
     write_json(path, result)
     print(report.markdown(result))
     print(f"bench: wrote {path}", file=sys.stderr)

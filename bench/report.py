@@ -213,9 +213,10 @@ def api_ceiling_lines(api: dict) -> list[str]:
         [r["batch"], r["raw_tokens_per_s"], r["api_tokens_per_s"], f"{r['api_share_of_raw']:.0%}"]
         for r in api["levels"]
     ]
+    repeats = api.get("pairs") or api.get("rounds")
     title = (
         f"### API without HTTP vs raw engine (worker {api['worker_rss_mb']:.0f} MB RSS, "
-        f"median of {api['rounds']} rounds)"
+        f"median of {repeats} back-to-back runs)"
     )
     return [title, "", *table(["batch", "raw tokens/s", "API tokens/s", "API share"], rows)]
 

@@ -37,10 +37,18 @@ def test_generation_parameters_match_the_openapi_document(openapi):
     assert sorted(documented) == sorted(served)
 
 
-def test_every_api_setting_is_in_the_configuration_table():
+def test_every_api_setting_is_in_the_configuration_table_with_its_default():
     table = section("Configuration")
+    rows = dict(re.findall(r"^\| `(GHOST_\w+)` \| `([^`]*)` \|", table, re.M))
     for field in dataclasses.fields(config.Settings):
-        assert f"`GHOST_{field.name.upper()}`" in table, field.name
+        name = f"GHOST_{field.name.upper()}"
+        assert f"`{name}`" in table, name
+        if name not in rows:
+            continue
+        if isinstance(field.default, str):
+            assert rows[name] == field.default, f"{name}: README says {rows[name]}"
+        elif isinstance(field.default, int | float):
+            assert float(rows[name]) == field.default, f"{name}: README says {rows[name]}"
 
 
 def test_the_two_commands_come_first_and_ci_runs_the_test_command():

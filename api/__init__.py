@@ -5,6 +5,7 @@ the background on the worker's first request (see api.registry), never at import
 """
 
 import time
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, g, request
 
@@ -19,10 +20,20 @@ def create_app(test_config=None) -> Flask:
     state = service.build(config.load(test_config))
     app.extensions[service.EXTENSION] = state
     errors.register(app)
+    app.before_request(reject_undecodable_query)
     for blueprint in (generate.bp, openai_compat.bp, service_info.bp):
         app.register_blueprint(blueprint)
     _count_requests(app, state)
     return app
+
+
+def reject_undecodable_query():
+    """werkzeug raises on raw invalid bytes in the query (a 500) and keeps an invalid escape such
+    as %FF as the literal text "%FF": neither is what the client meant, so it gets a 400."""
+    try:
+        unquote_to_bytes(request.query_string).decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.invalid("the query string is not UTF-8; percent-encode UTF-8 text") from None
 
 
 def _count_requests(app: Flask, state: service.Service) -> None:

@@ -114,12 +114,6 @@ def test_a_stream_arrives_event_by_event(serving_stack, request_bytes):
     assert response.body.count(b"data:") > 100
 
 
-# The app does not check the query's encoding yet: werkzeug's request.args raises on raw invalid
-# bytes (a 500) and keeps invalid percent-escapes as the text "%FF" (a 200). Strict: this fails as
-# soon as the app answers 400, and the mark must go.
-APP_ACCEPTS_INVALID_UTF8 = pytest.mark.xfail(
-    strict=True, reason="api: validate the query string as UTF-8 (400 invalid_request)"
-)
 BAD_REQUESTS = [
     # (request path, status, error type); answered by nginx or by the app
     pytest.param("/no-such-page", 404, "not_found", id="unknown page"),
@@ -135,14 +129,12 @@ BAD_REQUESTS = [
         400,
         "invalid_request",
         id="percent-encoded invalid UTF-8",
-        marks=APP_ACCEPTS_INVALID_UTF8,
     ),
     pytest.param(
         "/generate?prefix=\xff\xfeabc",
         400,
         "invalid_request",
         id="raw invalid UTF-8 bytes",
-        marks=APP_ACCEPTS_INVALID_UTF8,
     ),
     pytest.param("/generate?prefix=a&length=many", 400, "invalid_request", id="not a number"),
 ]

@@ -302,7 +302,8 @@ def markdown(result: dict) -> str:
         lines.append("")
         if section["status"] != "ok":
             detail = section.get("reason") or section.get("error", "")
-            lines.append(f"### {name}: {section['status']} ({detail.splitlines()[-1][:200]})")
+            last = next((line for line in reversed(detail.splitlines()) if line.strip()), "")
+            lines.append(f"### {name}: {section['status']} ({last.strip()[:200]})")
         else:
             lines += section_lines(name, section["result"])
         if "load_average" in section:

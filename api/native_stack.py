@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stack:
             print(f"Serving {args.model.name} at {stack.url}/ (Ctrl-C stops)", flush=True)
+            print(f"Try: curl '{stack.url}/generate?prefix=Once+upon+a+time&length=40'", flush=True)
             stopped = stack.wait()
             print(f"error: {stopped} stopped unexpectedly; see its log above", file=sys.stderr)
             return 1

@@ -47,6 +47,7 @@ def test_shortened_demo_serves_a_trained_model(tmp_path):
     try:
         url = wait_for_url(process, log)
         assert url, "the demo ended without serving:\n" + "".join(log[-40:])
+        assert process.stdout.readline().startswith(f"Try: curl '{url}/generate?prefix=")
         # Keep draining the output so the servers never block on a full pipe.
         threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()
 

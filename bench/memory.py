@@ -1,6 +1,9 @@
 """Peak memory of groups of processes (a server and its children), sampled in the background."""
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import psutil
 
@@ -78,3 +81,30 @@ class PeakMemory:
             name: {"rss_mb": round(rss, 1), "pss_mb": round(pss, 1)}
             for name, (rss, pss) in self.peak.items()
         }
+
+
+# The kernel's peak RSS of a process (wait4's ru_maxrss) also counts the address space it was
+# forked from, held until exec: a large parent (the bench runner with a model loaded, pytest)
+# would inflate it. So a command is forked from this small launcher, which writes its child's
+# own peak (KiB) to a report file and exits with the child's status.
+_LAUNCHER = """
+import os, sys
+report, command = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execv(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as file:
+    file.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def launch_measured(command: list[str], report: Path, **popen_args) -> subprocess.Popen:
+    """Starts `command` (an absolute program path first) through the launcher; once it has
+    ended, `own_peak_rss_mb(report)` is its peak RSS."""
+    return subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(report), *command], **popen_args)
+
+
+def own_peak_rss_mb(report: Path) -> float:
+    return int(report.read_text()) / 1024

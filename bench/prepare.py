@@ -4,21 +4,19 @@ Generates a lyrics-like corpus of the given size in a temporary folder (site res
 headers, curly quotes, mojibake, non-breaking spaces, a few exact duplicates: work for every
 rule), runs the real CLI on it in a subprocess and measures the memory of that process and its
 workers: RSS summed over the process tree, sampled (an upper bound: forked workers share pages),
-PSS likewise, and the largest single process's peak from the kernel (wait4).
+PSS likewise, and the largest single process's peak from the kernel (bench.memory's launcher).
 Target on the 2-core development machine: ≥ 15 MB/s and ≤ 300 MB peak RSS at 500 MB.
 """
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.memory import PeakMemory
+from bench.memory import PeakMemory, launch_measured, own_peak_rss_mb
 from corpus.pipeline import default_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -74,20 +72,21 @@ def _run_prepare(corpus: Path, out: Path, log: Path) -> dict:
     """Seconds, memory figures and exit status of one prepare subprocess."""
     command = [sys.executable, "-m", "corpus", "prepare", str(corpus), str(out)]
     command += ["--profile", "lyrics"]
+    report = log.with_suffix(".maxrss")
     with log.open("w") as output:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=output)
+        process = launch_measured(command, report, cwd=REPO_ROOT, stdout=output, stderr=output)
+        # The tree is the small launcher's: its few MB are counted too.
         with PeakMemory({"prepare": [process.pid]}, interval_s=0.05) as memory:
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     tree = memory.peaks()["prepare"]
     return {
         "seconds": seconds,
         "status": process.returncode,
         "peak_rss_mb": tree["rss_mb"],
         "peak_pss_mb": tree["pss_mb"],
-        "largest_process_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+        "largest_process_rss_mb": own_peak_rss_mb(report),
     }
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench.memory import launch_measured, own_peak_rss_mb
 from tests.corpus.corpus_files import REPO_ROOT, documents, run_prepare, write_songs
 
 
@@ -90,26 +91,11 @@ def test_only_junk_gives_empty_splits_not_an_error(tmp_path):
     assert stats["documents"]["out"] == 0
 
 
-# The kernel's peak RSS of a process also counts the address space it was forked from (held until
-# exec), and by now pytest itself may be large: so the command is forked from a small launcher
-# interpreter, which reports its child's peak.
-LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
-"""
-
-
-def peak_rss_mb(command) -> tuple[int, float]:
-    """(exit status, peak RSS in MB) of a subprocess, from the kernel's own accounting."""
-    launcher = [sys.executable, "-c", LAUNCHER, *command]
-    report = subprocess.run(launcher, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    status, maxrss_kib = report.stdout.split()
-    return int(status), int(maxrss_kib) / 1024
+def peak_rss_mb(command, report) -> tuple[int, float]:
+    """(exit status, peak RSS in MB) of a subprocess, from the kernel's own accounting of that
+    process alone (not of the large pytest process it would otherwise be forked from)."""
+    process = launch_measured(command, report, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    return process.wait(), own_peak_rss_mb(report)
 
 
 @pytest.mark.timeout(300)
@@ -129,7 +115,8 @@ def test_huge_one_line_document_in_bounded_memory(tmp_path):
     size_mb = (folder / "huge.txt").stat().st_size / 2**20
     out = tmp_path / "out"
     command = [sys.executable, "-m", "corpus", "prepare", str(folder), str(out)]
-    status, peak = peak_rss_mb([*command, "--val", "0", "--test", "0", "--workers", "0"])
+    command += ["--val", "0", "--test", "0", "--workers", "0"]
+    status, peak = peak_rss_mb(command, tmp_path / "maxrss")
     assert status == 0
     assert size_mb > 63 and peak < 100, f"peak RSS {peak:.0f} MB for a {size_mb:.0f} MB line"
     (document,) = documents(out / "train.txt")

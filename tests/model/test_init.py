@@ -7,18 +7,8 @@ import sys
 
 import pytest
 
-from model import init
+from model import download, init
 from tests.fixtures.models import REPO_ROOT, run_model_cli
-
-GPT2_FILES = {
-    "checkpoint",
-    "encoder.json",
-    "hparams.json",
-    "model.ckpt.data-00000-of-00001",
-    "model.ckpt.index",
-    "model.ckpt.meta",
-    "vocab.bpe",
-}
 
 # Loads the base the way finetune does, through gpt-2-simple's own loader, and lists variables.
 LOAD_SCRIPT = """
@@ -33,7 +23,8 @@ print(json.dumps(shapes))
 
 
 def test_layout_matches_a_downloaded_model(tiny_base):
-    assert {p.name for p in tiny_base.path.iterdir()} == GPT2_FILES
+    # Exactly the files `model download` fetches: later commands treat both alike.
+    assert {p.name for p in tiny_base.path.iterdir()} == set(download.FILES)
     hparams = json.loads((tiny_base.path / "hparams.json").read_text())
     assert hparams == {"n_vocab": 512, "n_ctx": 128, "n_embd": 64, "n_head": 2, "n_layer": 2}
     checkpoint = (tiny_base.path / "checkpoint").read_text()

@@ -22,7 +22,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from bench import workload
+from bench import engine_ceiling, workload
 
 BATCHES = (1, 32)
 RATIO_TARGET = 0.90
@@ -87,14 +87,7 @@ def measure(model_dir: Path, pairs: int) -> dict:
         prompt = [model.tokenizer.tokens[i] for i in model.tokenizer.encode(text)]
 
         def raw(batch: int) -> int:
-            results = model.engine.generator.generate_batch(
-                [prompt] * batch,
-                max_length=workload.NEW_TOKENS,
-                sampling_topk=workload.TOP_K,
-                sampling_temperature=workload.TEMPERATURE,
-                include_prompt_in_result=False,
-            )
-            return sum(len(result.sequences_ids[0]) for result in results)
+            return engine_ceiling.generate_batch(model.engine.generator, prompt, batch=batch)
 
         def one_request() -> int:
             run = begin(

@@ -35,18 +35,23 @@ def generator_for(model_dir: Path, *, compute_type: str, inter_threads: int, int
     )
 
 
+def generate_batch(generator, prompt_tokens: list[str], *, batch: int) -> int:
+    """One raw engine call of the benchmark workload, `batch` copies of the prompt; new tokens."""
+    results = generator.generate_batch(
+        [prompt_tokens] * batch,
+        max_length=workload.NEW_TOKENS,
+        sampling_topk=workload.TOP_K,
+        sampling_temperature=workload.TEMPERATURE,
+        include_prompt_in_result=False,
+    )
+    return sum(len(result.sequences_ids[0]) for result in results)
+
+
 def measure_batch(generator, prompt_tokens: list[str], *, batch: int, duration_s: float) -> dict:
     """Repeats one batched call until duration_s has passed; tokens/s over all calls."""
 
     def call() -> int:
-        results = generator.generate_batch(
-            [prompt_tokens] * batch,
-            max_length=workload.NEW_TOKENS,
-            sampling_topk=workload.TOP_K,
-            sampling_temperature=workload.TEMPERATURE,
-            include_prompt_in_result=False,
-        )
-        return sum(len(result.sequences_ids[0]) for result in results)
+        return generate_batch(generator, prompt_tokens, batch=batch)
 
     call()  # warm-up: first calls allocate caches for this batch shape
     tokens = calls = 0

@@ -23,18 +23,6 @@ def api_engine_settings() -> dict:
     }
 
 
-def generator_for(model_dir: Path, *, compute_type: str, inter_threads: int, intra_threads: int):
-    import ctranslate2
-
-    return ctranslate2.Generator(
-        str(model_dir),
-        device="cpu",
-        compute_type=compute_type,
-        inter_threads=inter_threads,
-        intra_threads=intra_threads,
-    )
-
-
 def generate_batch(generator, prompt_tokens: list[str], *, batch: int) -> int:
     """One raw engine call of the benchmark workload, `batch` copies of the prompt; new tokens."""
     results = generator.generate_batch(
@@ -82,23 +70,25 @@ def run(
     inter_threads: int,
     intra_threads: int,
 ) -> dict:
+    from api.engines.ctranslate2_engine import CTranslate2Engine
     from model.tokenizer import load_fast_tokenizer
 
     prompt = workload.prompt_text(model_dir)
     prompt_tokens = load_fast_tokenizer(Path(model_dir)).encode(prompt).tokens
-    generator = generator_for(
-        model_dir,
+    # The API's own engine class, so the Generator is built the way the stack builds it.
+    engine = CTranslate2Engine(
+        Path(model_dir),
         compute_type=compute_type,
         inter_threads=inter_threads,
         intra_threads=intra_threads,
     )
     try:
         levels = [
-            measure_batch(generator, prompt_tokens, batch=batch, duration_s=duration_s)
+            measure_batch(engine.generator, prompt_tokens, batch=batch, duration_s=duration_s)
             for batch in batches
         ]
     finally:
-        del generator
+        engine.close()
     return {
         "compute_type": compute_type,
         "inter_threads": inter_threads,

@@ -1,10 +1,11 @@
 """The real serving stack on this machine, no Docker: nginx in front of uWSGI in front of the app.
 
-    python -m api.native_stack --model data/serving/NAME [--port 5000]    (`make serve`)
+    python -m api.native_stack --model data/serving/NAME [--model …] [--port 5000]  (`make serve`)
 
-runs both servers in the foreground with the project's own config files (api/uwsgi.ini and
-nginx/ghostwriter.conf.template, the files the containers use) until Ctrl-C. Tests and benchmarks
-use `NativeStack`, a context manager that starts the same stack on free loopback ports:
+serves the named exported models (the first is the default) with both servers in the foreground
+and the project's own config files (api/uwsgi.ini and nginx/ghostwriter.conf.template, the files
+the containers use) until Ctrl-C. Tests and benchmarks use `NativeStack`, a context manager that
+starts the same stack on free loopback ports:
 
     with NativeStack(models_dir=path, app_env={"GHOST_MAX_INFLIGHT": "4"}) as stack:
         requests.get(stack.url + "/generate", params={"prefix": "Hello"})
@@ -23,7 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,20 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return ""
     text = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return "\n".join(text[-lines:])
+
+
+@contextlib.contextmanager
+def models_folder(models: Sequence[Path]) -> Iterator[Path]:
+    """A temporary GHOST_MODELS_DIR holding only these exported models (as links).
+
+    The app serves every model in its folder, and each one loaded in a worker brings its own
+    OpenMP threads: on a small machine a second model slows the first (~40 % on 2 cores, see
+    api/engines/ctranslate2_engine.py). Serving a folder of data/serving/ would load them all.
+    """
+    with tempfile.TemporaryDirectory(prefix="ghost-models-") as folder:
+        for model in models:
+            (Path(folder) / model.name).symlink_to(Path(model).resolve())
+        yield Path(folder)
 
 
 class NativeStack:
@@ -324,7 +339,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m api.native_stack",
         description="Serve an exported model with nginx and uWSGI on this machine (Ctrl-C stops).",
     )
-    parser.add_argument("--model", required=True, type=Path, help="data/serving/NAME")
+    parser.add_argument(
+        "--model",
+        required=True,
+        type=Path,
+        action="append",
+        help="data/serving/NAME; repeat to serve several (the first is the default)",
+    )
     parser.add_argument("--port", type=int, default=5000, help="nginx's port (default 5000)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--ready-timeout", type=float, default=300.0, help="seconds")
@@ -333,32 +354,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (args.model / "meta.json").is_file():
-        print(
-            f"error: {args.model} is not an exported model (no meta.json): "
-            "run `python -m model export --run RUN --out data/serving/NAME` first",
-            file=sys.stderr,
-        )
+    for model in args.model:
+        if not (model / "meta.json").is_file():
+            print(
+                f"error: {model} is not an exported model (no meta.json): "
+                "run `python -m model export --run RUN --out data/serving/NAME` first",
+                file=sys.stderr,
+            )
+            return 2
+    names = [model.name for model in args.model]
+    if len(set(names)) < len(names):
+        print(f"error: two models share a name ({', '.join(names)}): rename one", file=sys.stderr)
         return 2
     # Ctrl-C and SIGTERM both stop the stack, even where SIGINT was inherited as ignored (a
     # shell's background job, some process supervisors).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.default_int_handler)
-    stack = NativeStack(
-        models_dir=args.model.parent,
-        default_model=args.model.name,
-        port=args.port,
-        host=args.host,
-        console=True,
-        ready_timeout=args.ready_timeout,
-    )
     try:
-        with stack:
-            print(f"Serving {args.model.name} at {stack.url}/ (Ctrl-C stops)", flush=True)
-            print(f"Try: curl '{stack.url}/generate?prefix=Once+upon+a+time&length=40'", flush=True)
-            stopped = stack.wait()
-            print(f"error: {stopped} stopped unexpectedly; see its log above", file=sys.stderr)
-            return 1
+        with models_folder(args.model) as models_dir:
+            stack = NativeStack(
+                models_dir=models_dir,
+                default_model=names[0],
+                port=args.port,
+                host=args.host,
+                console=True,
+                ready_timeout=args.ready_timeout,
+            )
+            with stack:
+                print(f"Serving {', '.join(names)} at {stack.url}/ (Ctrl-C stops)", flush=True)
+                print(
+                    f"Try: curl '{stack.url}/generate?prefix=Once+upon+a+time&length=40'",
+                    flush=True,
+                )
+                stopped = stack.wait()
+                print(f"error: {stopped} stopped unexpectedly; see its log above", file=sys.stderr)
+                return 1
     except KeyboardInterrupt:
         print("stopped nginx and uWSGI", flush=True)
         return 0

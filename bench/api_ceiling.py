@@ -16,7 +16,6 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from functools import partial
@@ -71,15 +70,14 @@ def _timed(call) -> float:
 def measure(model_dir: Path, pairs: int) -> dict:
     from api import create_app
     from api.generation import begin
+    from api.native_stack import models_folder
     from api.sampling import SamplingParams
 
     params = SamplingParams(
         length=workload.NEW_TOKENS, temperature=workload.TEMPERATURE, top_k=workload.TOP_K
     )
     text = workload.prompt_text(model_dir)
-    with tempfile.TemporaryDirectory() as models_dir:
-        # The app serves every model in its folder: give it a folder with only this one.
-        (Path(models_dir) / model_dir.name).symlink_to(model_dir.resolve())
+    with models_folder([model_dir]) as models_dir:
         app = create_app({"models_dir": models_dir, "max_batch_size": max(BATCHES)})
         service = app.extensions["ghostwriter"]
         assert service.registry.wait_ready(300), service.registry.not_ready_reason()

@@ -97,19 +97,21 @@ def run(
     profile_dir: Path | None = None,
 ) -> dict:
     """profile_dir: when given, py-spy samples the worker during each level (not the warm-up)."""
-    from api.native_stack import NativeStack
+    from api.native_stack import NativeStack, models_folder
 
     serving_dir = Path(serving_dir).resolve()
     prefix = workload.prompt_text(serving_dir)
     settings = app_settings(levels)
-    stack = NativeStack(
-        models_dir=serving_dir.parent,
-        default_model=serving_dir.name,
-        app_env=settings,
-        nginx_env=NGINX_UNLIMITED,
-        ready_timeout=300.0,
-    )
-    with stack:
+    with (
+        models_folder([serving_dir]) as models_dir,
+        NativeStack(
+            models_dir=models_dir,
+            default_model=serving_dir.name,
+            app_env=settings,
+            nginx_env=NGINX_UNLIMITED,
+            ready_timeout=300.0,
+        ) as stack,
+    ):
         idle = PeakMemory({"uwsgi": [stack.uwsgi_pid], "nginx": [stack.nginx_pid]})
         with idle:
             pass

@@ -56,14 +56,21 @@ def stop_all(runner: subprocess.Popen, servers: list[psutil.Process]) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_model, tmp_path):
+def test_serves_the_named_models_in_the_foreground_and_ctrl_c_stops_both_servers(
+    tiny_serving_model, tiny_serving_model_int8, tmp_path
+):
+    serving = tmp_path / "serving"  # as data/serving/: more models than the ones named
+    serving.mkdir()
+    for name, model in [("alpha", tiny_serving_model), ("beta", tiny_serving_model_int8)]:
+        (serving / name).symlink_to(model.path)
+    (serving / "gamma").symlink_to(tiny_serving_model.path)
     port = free_port()
     # Two worker processes through the ini's environment override, as on a bigger machine.
     env = {"GHOST_UWSGI_PROCESSES": "2", "GHOST_UWSGI_THREADS": "4", "GHOST_INTRA_THREADS": "1"}
     with (tmp_path / "stderr.log").open("w") as stderr:
         runner = run_cli(
-            "--model", str(tiny_serving_model.path), "--port", str(port),
-            env=env, stdout=subprocess.PIPE, stderr=stderr,
+            "--model", str(serving / "beta"), "--model", str(serving / "alpha"),
+            "--port", str(port), env=env, stdout=subprocess.PIPE, stderr=stderr,
         )  # fmt: skip
         servers: list[psutil.Process] = []
         try:
@@ -72,6 +79,9 @@ def test_serves_in_the_foreground_and_ctrl_c_stops_both_servers(tiny_serving_mod
             servers = psutil.Process(runner.pid).children(recursive=True)
             # The runner printed its line once /readyz said 200 (from one of the two workers).
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+            listed = requests.get(f"http://127.0.0.1:{port}/models", timeout=10).json()
+            assert [model["name"] for model in listed["models"]] == ["alpha", "beta"]
+            assert listed["default"] == "beta"
             names = [" ".join(server.cmdline()) for server in servers]
             assert sum("uWSGI worker" in name for name in names) == 2, names
             assert any("nginx: master" in name for name in names), names
@@ -91,6 +101,17 @@ def test_a_folder_that_is_no_exported_model_is_refused_in_one_line(tmp_path):
     out, err = runner.communicate(timeout=30)
     assert runner.returncode == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and "model export" in err, err
+
+
+def test_two_models_of_one_name_are_refused_in_one_line(tiny_serving_model, tmp_path):
+    (tmp_path / "tiny").symlink_to(tiny_serving_model.path)
+    runner = run_cli(
+        "--model", str(tiny_serving_model.path), "--model", str(tmp_path / "tiny"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 2
+    assert err.count("\n") == 1 and "two models share a name" in err, err
 
 
 def test_a_port_taken_meanwhile_is_replaced_and_a_chosen_busy_port_is_an_error(

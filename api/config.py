@@ -22,6 +22,7 @@ class Settings:
     inter_threads: int = 1  # engine calls that run at once (each a batch)
     intra_threads: int = 0  # threads inside one call; 0 lets CTranslate2 use every core
     retry_after_s: int = 1  # what a 503 tells the client to wait
+    stream_interval_ms: float = 50.0  # a stream sends what came at most this often; 0: each token
 
     def __post_init__(self):
         if self.engine not in ENGINES:
@@ -31,8 +32,11 @@ class Settings:
         for name in ("max_inflight", "max_batch_size", "max_length", "max_prefix_chars"):
             if getattr(self, name) < 1:
                 raise ValueError(f"GHOST_{name.upper()} must be at least 1")
-        if self.max_queue_wait <= 0 or self.max_wait_ms < 0:
-            raise ValueError("GHOST_MAX_QUEUE_WAIT must be > 0 and GHOST_MAX_WAIT_MS >= 0")
+        if self.max_queue_wait <= 0 or self.max_wait_ms < 0 or self.stream_interval_ms < 0:
+            raise ValueError(
+                "GHOST_MAX_QUEUE_WAIT must be > 0, GHOST_MAX_WAIT_MS and "
+                "GHOST_STREAM_INTERVAL_MS >= 0"
+            )
 
 
 def _default_models_dir() -> Path:

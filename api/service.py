@@ -28,6 +28,7 @@ class Service:
             max_queue_wait=s.max_queue_wait,
             max_length=s.max_length,
             retry_after_s=s.retry_after_s,
+            stream_interval_s=s.stream_interval_ms / 1000,
         )
 
 

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -152,3 +153,19 @@ def test_stream_with_several_samples_labels_each(client):
     joined = ["".join(e["text"] for e in events[:-1] if e["index"] == i) for i in range(3)]
     assert joined == texts(generate(client, **params))
     assert [s["index"] for s in events[-1]["samples"]] == [0, 1, 2]
+
+
+def test_a_stream_sends_what_came_meanwhile_at_most_once_per_interval(make_app):
+    client = make_app(stream_interval_ms=150).test_client()
+    params = {"prefix": "The keeper said", "length": 30, "temperature": 1, "seed": 5}
+    response = client.post("/generate", json={**params, "stream": True}, buffered=False)
+    arrivals = []
+    for piece in response.response:  # the app's own iterator: each event as it is made
+        arrivals.append((time.monotonic(), piece))
+    times = [at for at, _ in arrivals[:-1]]
+    *chunks, final = read_events(b"".join(piece for _, piece in arrivals))
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert all(gap >= 0.14 for gap in gaps), gaps
+    # The first token goes out at once; the rest come in chunks of what was made meanwhile.
+    assert len(chunks) <= 2 + final["timing_ms"]["inference"] / 150, len(chunks)
+    assert "".join(e["text"] for e in chunks) == texts(generate(client, **params))[0]

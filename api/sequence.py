@@ -45,6 +45,7 @@ class Request:
         self.live = live
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.started = threading.Event()  # set when its first sequence enters an engine batch
+        self.ended = threading.Event()  # set when one of its sequences ends: readers stop pacing
         self.enqueued_at = time.monotonic()
         self.started_at: float | None = None
         self.cancelled = False
@@ -104,8 +105,10 @@ class Sequence:
         if not self.finished:
             self.finished = True
             self.request.events.put(Finished(self.sample, reason))
+            self.request.ended.set()
 
     def fail(self, error: BaseException) -> None:
         if not self.finished:
             self.finished = True
             self.request.events.put(Failed(self.sample, error))
+            self.request.ended.set()

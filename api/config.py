@@ -22,7 +22,7 @@ class Settings:
     inter_threads: int = 1  # engine calls that run at once (each a batch)
     intra_threads: int = 0  # threads inside one call; 0 lets CTranslate2 use every core
     retry_after_s: int = 1  # what a 503 tells the client to wait
-    stream_interval_ms: float = 50.0  # a stream sends what came at most this often; 0: each token
+    stream_interval_ms: float = 50.0  # a lone stream's chunk interval (api.pacing); 0: each token
 
     def __post_init__(self):
         if self.engine not in ENGINES:

@@ -2,8 +2,8 @@
 
 `begin` encodes and checks the prompt, takes admission slots and queues the request;
 `Run.wait_started` turns a too-long queue wait into a 503 before any response is sent;
-`Run.chunks` yields text as tokens arrive (a stream's at most every `stream_interval_s`: what
-came meanwhile goes out as one chunk) and fills `Run.samples`. `Run.close` (always, via
+`Run.chunks` yields text as tokens arrive (a stream's paced by `api.pacing`: what came
+meanwhile goes out as one chunk) and fills `Run.samples`. `Run.close` (always, via
 the iterator's finally) cancels what is still running, e.g. for a client that went away,
 and gives the slots back.
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from api.admission import Admission
 from api.errors import ApiError
 from api.metrics import Metrics
+from api.pacing import StreamPacer
 from api.registry import ServedModel
 from api.sampling import SamplingParams, check_fits_model
 from api.sequence import Failed, Finished, Request, Token
@@ -37,7 +38,7 @@ class Limits:
     max_queue_wait: float
     max_length: int
     retry_after_s: int
-    stream_interval_s: float = 0.0
+    pacer: StreamPacer
 
 
 def begin(
@@ -88,6 +89,8 @@ class Run:
         self.finished_at: float | None = None
         self._closed = False
         self._last_chunks_at = float("-inf")  # the first token goes out at once
+        if request.live:
+            limits.pacer.opened()
 
     def wait_started(self) -> None:
         """Returns once the engine has taken the request; 503 after max_queue_wait."""
@@ -141,16 +144,15 @@ class Run:
         return text
 
     def _next_events(self) -> list[Token | Finished | Failed]:
-        """Waits for an event, then takes every one that has come. A stream's reader paces
-        itself: woken for each token, 32 readers (and their HTTP writes) would take a sixth of
-        the engine's speed on 2 cores; a person cannot tell 50 ms chunks from single tokens.
-        An end is not held back: a client waiting to send its next request must not wait."""
+        """Waits for an event, then takes every one that has come. A live request's reader
+        waits out its pacing interval first, but not past an end: a client waiting to send its
+        next request must not wait."""
         try:
             events = [self.request.events.get(timeout=STALL_TIMEOUT_S)]
         except queue.Empty:
             raise RuntimeError(f"no token from the engine in {STALL_TIMEOUT_S:g} s") from None
         if isinstance(events[0], Token):
-            next_chunk_at = self._last_chunks_at + self.limits.stream_interval_s
+            next_chunk_at = self._last_chunks_at + self.limits.pacer.interval()
             self.request.ended.wait(max(0.0, next_chunk_at - time.monotonic()))
         while True:
             try:
@@ -187,6 +189,8 @@ class Run:
             return
         self._closed = True
         self.request.cancel()
+        if self.request.live:
+            self.limits.pacer.closed()
         self.limits.admission.release(self.request.params.nsamples)
         tokens = sum(stream.token_count for stream in self.streams)
         self.metrics.generated_tokens.labels(self.model.name).inc(tokens)

@@ -8,6 +8,7 @@ from api.admission import Admission
 from api.config import Settings
 from api.generation import Limits
 from api.metrics import Metrics
+from api.pacing import StreamPacer
 from api.registry import Registry
 
 EXTENSION = "ghostwriter"
@@ -19,6 +20,7 @@ class Service:
     registry: Registry
     admission: Admission
     metrics: Metrics
+    pacer: StreamPacer
 
     @property
     def limits(self) -> Limits:
@@ -28,7 +30,7 @@ class Service:
             max_queue_wait=s.max_queue_wait,
             max_length=s.max_length,
             retry_after_s=s.retry_after_s,
-            stream_interval_s=s.stream_interval_ms / 1000,
+            pacer=self.pacer,
         )
 
 
@@ -44,7 +46,8 @@ def build(settings: Settings) -> Service:
     metrics.queue_depth.set_function(
         lambda: sum(m.batcher.queue_depth for m in list(registry.models.values()))
     )
-    return Service(settings, registry, admission, metrics)
+    pacer = StreamPacer(settings.stream_interval_ms / 1000)
+    return Service(settings, registry, admission, metrics, pacer)
 
 
 def current() -> Service:

@@ -171,3 +171,12 @@ def test_a_stream_sends_what_came_meanwhile_at_most_once_per_interval(make_app):
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert all(gap >= 0.9 * interval for gap in gaps), gaps
     assert "".join(e["text"] for e in chunks) == texts(generate(client, **params))[0]
+
+
+def test_streams_and_stop_string_requests_give_their_pacing_share_back(app, client):
+    client.get("/generate?prefix=Hi&length=4&stream=true")
+    client.get("/generate?prefix=Hi&length=4&stop=e")
+    with client.get("/generate?prefix=Hi&length=50&stream=true", buffered=False) as left:
+        next(left.response)  # a client that leaves after the first chunk
+        assert service(app).pacer.streams_open == 1
+    assert service(app).pacer.streams_open == 0

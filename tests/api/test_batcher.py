@@ -78,3 +78,29 @@ def test_withdraw_takes_a_waiting_request_out():
     finally:
         engine.gate.set()
         batcher.close()
+
+
+def test_after_a_batch_ends_its_returning_clients_share_the_next_one():
+    engine = RecordingEngine()
+    batcher = Batcher(engine, max_batch_size=8, max_wait_ms=50)  # latest start: 500 ms
+
+    def request() -> Request:
+        return Request([1], SamplingParams(length=1), eos_id=7, live=False)
+
+    try:
+        first_round = [request() for _ in range(3)]
+        for r in first_round:
+            batcher.submit(r)
+        for r in first_round:
+            assert finished(r) == ["length"]
+        second_round = [request() for _ in range(3)]
+        batcher.submit(second_round[0])
+        # Longer than max_wait_ms without arrivals: alone, it would start now.
+        assert not second_round[0].started.wait(0.15)
+        for r in second_round[1:]:
+            batcher.submit(r)
+        for r in second_round:
+            assert finished(r) == ["length"]
+        assert [len(batch) for batch in engine.batches] == [3, 3]
+    finally:
+        batcher.close()

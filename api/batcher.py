@@ -5,10 +5,11 @@ the batch: it and the next ones with the same engine batch key (same sampling pa
 CTranslate2), up to max_batch_size. An idle batcher starts a batch once it is full or no new
 sequence has arrived for max_wait_ms, and at the latest BURST_WAITS × max_wait_ms after its
 oldest arrival: a lone request waits max_wait_ms, a burst (32 threads starting at once take
-10-50 ms on a loaded 2-core machine) lands in one batch instead of two. Right after a batch of
-N ends, its clients tend to come back together, so the next batch waits (to that same latest
-time) for N sequences: else the first returner starts alone and the others wait a whole batch.
-A busy batcher takes whatever gathered while the engine worked.
+10-50 ms on a loaded 2-core machine) lands in one batch instead of two. A busy batcher takes
+whatever gathered while the engine worked, except right after a batch of N ends: its clients
+tend to come back together, so for up to BURST_WAITS × max_wait_ms the next batch waits for N
+more sequences than were queued. Else the first returners start without the rest, who then wait
+a whole batch, and under steady load the batches stay split in two.
 """
 
 import logging
@@ -31,7 +32,8 @@ class Batcher:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000
         self._last_arrival = 0.0
-        self._last_batch = (float("-inf"), 0)  # when the latest engine call ended, its size
+        # Until when the next batch waits for the last one's clients, and for how many sequences.
+        self._returns = (float("-inf"), 0)
         self._on_batch = on_batch or (lambda size: None)  # metrics: sizes of engine calls
         self._waiting: deque[Sequence] = deque()
         self._changed = threading.Condition()
@@ -103,11 +105,12 @@ class Batcher:
                 batch = [s for s in self._waiting if self.engine.batch_key(s.params) == key]
                 batch = batch[: self.max_batch_size]
                 oldest = self._waiting[0].request.enqueued_at
-                latest = oldest + BURST_WAITS * self.max_wait_s
-                ready_at = min(self._last_arrival + self.max_wait_s, latest)
-                ended_at, size = self._last_batch
-                if len(batch) < size and oldest - ended_at < BURST_WAITS * self.max_wait_s:
-                    ready_at = latest
+                ready_at = min(
+                    self._last_arrival + self.max_wait_s, oldest + BURST_WAITS * self.max_wait_s
+                )
+                returns_until, expected = self._returns
+                if len(batch) < expected:
+                    ready_at = max(ready_at, returns_until)
                 remaining = ready_at - time.monotonic()
                 if len(batch) < self.max_batch_size and remaining > 0:
                     self._changed.wait(remaining)
@@ -128,7 +131,9 @@ class Batcher:
             self.engine.generate(batch)
             for seq in batch:
                 seq.finish("length")  # engine stopped on its own: only at the length limit
-            self._last_batch = (time.monotonic(), len(batch))
+            with self._changed:
+                expected = min(self.max_batch_size, len(self._waiting) + len(batch))
+                self._returns = (time.monotonic() + BURST_WAITS * self.max_wait_s, expected)
         except Exception as error:  # the requests answer 500; the batcher carries on
             log.exception("engine call failed")
             for seq in batch:

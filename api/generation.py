@@ -144,16 +144,17 @@ class Run:
         return text
 
     def _next_events(self) -> list[Token | Finished | Failed]:
-        """Waits for an event, then takes every one that has come. A live request's reader
-        waits out its pacing interval first, but not past an end: a client waiting to send its
-        next request must not wait."""
+        """Takes every event that has come, waiting for one if none has. A live request's
+        reader first waits out its pacing interval (asleep, so tokens arriving meanwhile do
+        not wake it), but not past an end: a client waiting to send its next request must not
+        wait."""
+        if self.request.live:
+            next_chunk_at = self._last_chunks_at + self.limits.pacer.interval()
+            self.request.ended.wait(max(0.0, next_chunk_at - time.monotonic()))
         try:
             events = [self.request.events.get(timeout=STALL_TIMEOUT_S)]
         except queue.Empty:
             raise RuntimeError(f"no token from the engine in {STALL_TIMEOUT_S:g} s") from None
-        if isinstance(events[0], Token):
-            next_chunk_at = self._last_chunks_at + self.limits.pacer.interval()
-            self.request.ended.wait(max(0.0, next_chunk_at - time.monotonic()))
         while True:
             try:
                 events.append(self.request.events.get_nowait())

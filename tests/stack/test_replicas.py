@@ -3,7 +3,9 @@ request time, and every replica the name resolves to gets requests (`--scale api
 
 import re
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -13,6 +15,20 @@ from tests.fixtures.stack import make_stack
 from tests.stack.dns_responder import DnsResponder
 
 REPLICAS = ["127.0.0.1", "127.0.0.2"]  # both on loopback
+
+
+def wait_listening(host: str, port: int, timeout: float = 30) -> None:
+    """Until the replica's uWSGI accepts connections: nginx would take a refused one as down
+    and send every request to the other."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def served_404s(log_text: str) -> int:
@@ -39,6 +55,7 @@ def test_requests_are_spread_over_every_replica_of_the_service_name(tiny_serving
                 start_new_session=True,
             )
         try:
+            wait_listening(REPLICAS[1], int(port))
             with stack, requests.Session() as session:
                 # A 404 from the app needs no model, and uWSGI logs every 4xx: a replica's count.
                 for _ in range(40):

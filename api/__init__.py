@@ -1,7 +1,8 @@
 """Ghostwriter's serving API: `create_app(test_config=None)`, the Flask application factory.
 
 Creating the app reads the settings and finds the model folders; the models themselves load in
-the background on the worker's first request (see api.registry), never at import.
+the background, started by the WSGI entry point (api.wsgi) or the first request (see
+api.registry); importing this package loads nothing.
 """
 
 import time

@@ -1,5 +1,10 @@
-"""WSGI entry point for uWSGI (`module = api.wsgi:app`): the app, with settings from GHOST_*."""
+"""WSGI entry point for uWSGI (`module = api.wsgi:app`): the app, with settings from GHOST_*.
 
-from api import create_app
+uWSGI imports this in each worker after the fork (lazy-apps), so each worker starts loading its
+models at once: every worker is ready without first taking a request of its own.
+"""
+
+from api import create_app, service
 
 app = create_app()
+app.extensions[service.EXTENSION].registry.start_loading()

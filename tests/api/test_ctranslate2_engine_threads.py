@@ -5,6 +5,7 @@ which made generation ~40 % slower on 2 cores (see api/engines/ctranslate2_engin
 case runs in a fresh interpreter so its thread count starts clean.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -59,10 +60,11 @@ def folder(tiny_serving_model_int8):
     return tiny_serving_model_int8.path
 
 
-def test_a_generator_built_on_the_callers_thread_leaves_an_openmp_helper(folder):
-    # The condition the engine guards against: one worker thread plus the loader's helper.
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenMP starts no helpers")
+def test_a_generator_built_on_the_callers_thread_leaves_openmp_helpers(folder):
+    # The condition the engine guards against: CTranslate2's worker plus the loader's helpers.
     # If CTranslate2 stops doing this, the short-lived loading thread can go.
-    assert new_threads("direct", folder) == 2
+    assert new_threads("direct", folder) > 1
 
 
 def test_the_engine_leaves_only_ctranslate2s_worker_thread(folder):

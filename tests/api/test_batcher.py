@@ -82,7 +82,7 @@ def test_withdraw_takes_a_waiting_request_out():
 
 def test_after_a_batch_ends_its_returning_clients_share_the_next_one():
     engine = RecordingEngine()
-    batcher = Batcher(engine, max_batch_size=8, max_wait_ms=50)  # latest start: 500 ms
+    batcher = Batcher(engine, max_batch_size=8, max_wait_ms=100)  # waits for returns: 1 s
 
     def request() -> Request:
         return Request([1], SamplingParams(length=1), eos_id=7, live=False)
@@ -96,7 +96,7 @@ def test_after_a_batch_ends_its_returning_clients_share_the_next_one():
         second_round = [request() for _ in range(3)]
         batcher.submit(second_round[0])
         # Longer than max_wait_ms without arrivals: alone, it would start now.
-        assert not second_round[0].started.wait(0.15)
+        assert not second_round[0].started.wait(0.25)
         for r in second_round[1:]:
             batcher.submit(r)
         for r in second_round:

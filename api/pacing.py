@@ -1,9 +1,9 @@
 """How often a stream sends the text that came meanwhile.
 
 Every chunk a stream sends costs a wake-up of its request thread, a uWSGI write, an nginx relay
-and a parse in the client; on a small machine that CPU comes out of the engine's. 32 streams
-sent token by token are ~750 chunks/s, a tenth of a 2-core machine's generation speed. So the
-streams open at once share a budget of chunks per second: alone, a stream sends every
+and a parse in the client, all while the engine computes; on a small machine that CPU comes
+out of the engine's. 32 streams sent token by token are ~750 chunks/s. So the streams open at
+once share a budget of chunks per second: alone, a stream sends every
 `min_interval_s` (50 ms: a reader cannot tell that from single tokens); as one of 32, every
 160 ms. Ends are never held back (see `api.generation`).
 """

@@ -44,6 +44,7 @@ def write_corpus(path: Path, *, sentences: int, seed: int = 0) -> None:
 
 
 def model_cli(data_dir: Path, *args: str) -> None:
+    """`python -m model ARGS` with GHOST_DATA_DIR=data_dir; RuntimeError (its stderr) on failure."""
     env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [sys.executable, "-m", "model", *args]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)

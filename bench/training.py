@@ -12,30 +12,18 @@ Figures come from the run's own metrics.jsonl (per-step wall time, saving exclud
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.models import REPO_ROOT, TINY_SHAPE, write_corpus
+from bench.models import TINY_SHAPE, model_cli, write_corpus
 
 # (init flags, finetune flags, steps) per case; the first step is warm-up and not in the rate.
 DEMO = ((), ("--batch-size", "8"), 30)
 DEMO_SMOKE = ((*TINY_SHAPE, "--n-ctx", "128", "--vocab-size", "512"), ("--batch-size", "8"), 15)
 GPT2_124M = (("--shape", "124M"), ("--batch-size", "1", "--accumulate-gradients", "1"), 2)
-
-
-def model_cli(data_dir: Path, *args: str) -> str:
-    env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "model", *args]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"python -m model {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    return result.stdout
 
 
 def measure(data_dir: Path, name: str, case: tuple) -> dict:

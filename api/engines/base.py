@@ -1,30 +1,48 @@
-"""What every engine offers the batcher: one interface, several implementations."""
+"""What every engine offers the scheduler: per-sequence KV slots and one forward pass per step.
+
+The scheduler (api/scheduler.py) owns the sequences; an engine only knows slots. Each step it
+hands the engine one `Feed` per busy slot: a chunk of prompt being prefilled, or the token
+sampled last step. Sampling happens inside the engine, per slot, with the slot's own settings,
+so sequences with different temperatures or seeds share one step.
+"""
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from dataclasses import dataclass
 
-from api.sampling import SamplingParams
-from api.sequence import Sequence
+
+@dataclass(frozen=True)
+class Feed:
+    slot: int  # the sequence's KV slot, 0 <= slot < engine.max_slots
+    token_ids: list[int]  # appended to the slot's context this step: a prompt chunk, or the last
+    #                       sampled token
+    sample: bool  # True: sample the next token after the last of token_ids
 
 
 class Engine(ABC):
-    name: str  # "ctranslate2" | "tensorflow"
-    n_ctx: int
+    name: str  # "llama" | "tensorflow"
+    n_ctx: int  # context length of one sequence
     n_vocab: int
     eos_id: int
-    parallelism: int = 1  # engine calls that may run at the same time
+    max_slots: int  # sequences held at once
+    kv_tokens: int  # KV cells all slots share: the memory budget, in tokens
 
     @abstractmethod
-    def batch_key(self, params: SamplingParams) -> Hashable:
-        """Sequences whose keys are equal may share one `generate` call."""
+    def open(self, slot: int, *, temperature: float, top_k: int, top_p: float, seed: int) -> None:
+        """Empties the slot's cache and gives it its own sampler (temperature 0 = greedy).
 
-    @abstractmethod
-    def generate(self, batch: list[Sequence]) -> None:
-        """Generates every sequence of the batch, calling `push` per token until it answers True.
-
-        Returns when all are done; a sequence that was never stopped has reached the engine's
-        length limit, and the caller finishes it.
+        A seed is always given (the scheduler draws one for unseeded requests), so the same seed
+        gives the same text whatever the slot's batch mates. Engines never sample the ids in
+        `api.tokenizer.Tokenizer.banned_ids` (special/filler `<|…|>` entries other than the end
+        token).
         """
+
+    @abstractmethod
+    def step(self, feeds: list[Feed]) -> list[int | None]:
+        """ONE forward pass over all feeds' tokens; per feed, the sampled next id or None."""
+
+    @abstractmethod
+    def free(self, slot: int) -> None:
+        """Releases the slot's cache; the slot may be opened again at once."""
 
     @abstractmethod
     def close(self) -> None:
@@ -32,8 +50,10 @@ class Engine(ABC):
 
     def warmup(self) -> None:
         """One short generation, so the first request does not pay for lazy allocations."""
-        from api.sampling import SamplingParams
-        from api.sequence import Request
-
-        request = Request([self.eos_id], SamplingParams(length=4, temperature=0), eos_id=-1)
-        self.generate(request.sequences)
+        self.open(0, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+        try:
+            token = self.step([Feed(0, [self.eos_id], sample=True)])[0]
+            for _ in range(3):
+                token = self.step([Feed(0, [token], sample=True)])[0]
+        finally:
+            self.free(0)

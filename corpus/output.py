@@ -12,11 +12,9 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from contracts import DOCUMENT_DELIMITER, PREPARE_STATS, TEST_EXAMPLES, TRAIN_TEXT, VAL_TEXT
 from corpus.errors import UsageError
-from corpus.rules import EOS
 
-FILES = ("train.txt", "val.txt", "test.jsonl", "stats.json")
-DELIMITER = f"\n{EOS}\n"  # after each document, as gpt-2-simple's load_dataset expects
 _AUGMENTED = "augmented.part"  # copies for train, appended after all originals
 
 
@@ -30,7 +28,7 @@ def check_out_dir(out_dir: Path, in_dir: Path) -> None:
         raise UsageError(f"IN_DIR {in_dir} is inside OUT_DIR {out_dir}; write it somewhere else")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"OUT_DIR {out_dir} is a file; give a folder path")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "stats.json").is_file():
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / PREPARE_STATS).is_file():
         raise UsageError(
             f"OUT_DIR {out_dir} is a folder that prepare did not write (no stats.json), and "
             "prepare replaces OUT_DIR whole; give a new or empty folder"
@@ -76,7 +74,7 @@ class PreparedOutput:
         # Write-only: a read/write text file resets its decoder on every write (slow).
         self._files = {
             name: (self.work_dir / name).open("w", encoding="utf-8", newline="\n")
-            for name in ("train.txt", "val.txt", "test.jsonl", _AUGMENTED)
+            for name in (TRAIN_TEXT, VAL_TEXT, TEST_EXAMPLES, _AUGMENTED)
         }
         return self
 
@@ -86,18 +84,18 @@ class PreparedOutput:
         shutil.rmtree(self.work_dir, ignore_errors=True)  # gone already after a commit
 
     def write_document(self, split: str, pieces: Iterable[str]) -> None:
-        file = self._files["train.txt" if split == "train" else "val.txt"]
+        file = self._files[TRAIN_TEXT if split == "train" else VAL_TEXT]
         file.writelines(pieces)
-        file.write(DELIMITER)
+        file.write(DOCUMENT_DELIMITER)
 
     def write_augmented(self, pieces: Iterable[str]) -> None:
         file = self._files[_AUGMENTED]
         file.writelines(pieces)
-        file.write(DELIMITER)
+        file.write(DOCUMENT_DELIMITER)
 
     def write_test(self, doc_id: str, *, prompt: Iterable[str], reference: str, extra: dict):
         """One test.jsonl line, the prompt streamed (it may be long)."""
-        file = self._files["test.jsonl"]
+        file = self._files[TEST_EXAMPLES]
         file.write('{"id": ' + json.dumps(doc_id, ensure_ascii=False) + ', "prompt": "')
         file.writelines(_json_chars(piece) for piece in prompt)
         file.write('", "reference": ' + json.dumps(reference, ensure_ascii=False))
@@ -109,13 +107,13 @@ class PreparedOutput:
         for file in self._files.values():
             file.close()
         augmented = self.work_dir / _AUGMENTED
-        with augmented.open("rb") as copies, (self.work_dir / "train.txt").open("ab") as train:
+        with augmented.open("rb") as copies, (self.work_dir / TRAIN_TEXT).open("ab") as train:
             shutil.copyfileobj(copies, train, 1 << 20)
         augmented.unlink()
-        for name in ("train.txt", "val.txt", "test.jsonl"):
+        for name in (TRAIN_TEXT, VAL_TEXT, TEST_EXAMPLES):
             with (self.work_dir / name).open("rb") as file:
                 os.fsync(file.fileno())
-        with (self.work_dir / "stats.json").open("w", encoding="utf-8") as file:
+        with (self.work_dir / PREPARE_STATS).open("w", encoding="utf-8") as file:
             json.dump(stats, file, indent=2, ensure_ascii=False)
             file.write("\n")
         self._swap_in()

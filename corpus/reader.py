@@ -3,15 +3,14 @@ stream of chunks that end where rules may safely cut (see `corpus.cleaning`)."""
 
 import codecs
 import io
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts import CORPUS_INDEX, DOCUMENT_SUFFIX, parse_index_line
 from corpus.errors import UsageError
 
-INDEX_NAME = "index.jsonl"
 READ_BYTES = 1 << 20
 # The first read is small: a 1 MiB read buffer is allocated (and its pages touched) afresh on
 # every read, which costs more than reading a typical 2 KB document.
@@ -51,7 +50,9 @@ def list_documents(in_dir: Path) -> list[str]:
     names = sorted(
         entry.name
         for entry in os.scandir(in_dir)
-        if entry.name.endswith(".txt") and not entry.name.startswith(".") and entry.is_file()
+        if entry.name.endswith(DOCUMENT_SUFFIX)
+        and not entry.name.startswith(".")
+        and entry.is_file()
     )
     if not names:
         raise UsageError(f"IN_DIR {in_dir} has no .txt documents; crawl or copy some there first")
@@ -62,16 +63,16 @@ def read_index(in_dir: Path, *, keep: Callable[[str], bool]) -> tuple[dict[str, 
     """From the crawler's index.jsonl (when there is one): titles and URLs of the documents that
     `keep` wants (only those are held), the number of entries, and the number of lines that could
     not be read (the index is a convenience here, not a must)."""
-    path = in_dir / INDEX_NAME
+    path = in_dir / CORPUS_INDEX
     if not path.is_file():
         return {}, 0, 0
     wanted, entries, unreadable = {}, 0, 0
     with path.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             try:
-                record = json.loads(line)
-                doc_id = str(record["id"])
-            except (ValueError, KeyError, TypeError):
+                record = parse_index_line(line)
+                doc_id = record["id"]
+            except ValueError:
                 unreadable += 1
                 continue
             entries += 1

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-EOS = "<|endoftext|>"
+from contracts import EOS_TOKEN
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Rule:
 
 def remove_eos(text: str) -> str:
     """The document delimiter inside a document would split it in two when training."""
-    return text.replace(EOS, "") if EOS in text else text
+    return text.replace(EOS_TOKEN, "") if EOS_TOKEN in text else text
 
 
 # --- Unicode -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The corpus folder contract: `<id>.txt` per document plus one `index.jsonl` line each.
+"""Writing a corpus folder (format: `contracts`): `<id>.txt` per document, one index line each.
 
 The index is the record of finished documents: a document counts as done only once its line is
 in the index, and the line is appended only after its text file is in place. A kill at any point
@@ -7,14 +7,14 @@ half-written file or a duplicated line.
 """
 
 import hashlib
-import json
 import os
 import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-INDEX_NAME = "index.jsonl"
+from contracts import CORPUS_INDEX, document_name, index_line, parse_index_line
+
 TEMP_PREFIX = ".partial-"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -30,7 +30,7 @@ class CorpusFolder:
 
     @property
     def index_path(self) -> Path:
-        return self.path / INDEX_NAME
+        return self.path / CORPUS_INDEX
 
     def finished_ids(self) -> frozenset[str]:
         return frozenset(self._finished)
@@ -44,7 +44,7 @@ class CorpusFolder:
             raise ValueError(f"document id {doc_id!r} is not a safe file name")
         assert doc_id not in self._finished, f"{doc_id} is already in {self.index_path}"
         data = text.encode("utf-8")
-        self._write_atomically(self.path / f"{doc_id}.txt", data)
+        self._write_atomically(self.path / document_name(doc_id), data)
         record = {
             "id": doc_id,
             "title": title,
@@ -53,7 +53,7 @@ class CorpusFolder:
             "sha256": hashlib.sha256(data).hexdigest(),
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        self._append_index_line(json.dumps(record, ensure_ascii=False) + "\n")
+        self._append_index_line(index_line(record))
         self._finished.add(doc_id)
         return record
 
@@ -94,8 +94,8 @@ class CorpusFolder:
         finished = set()
         for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
             try:
-                finished.add(json.loads(line)["id"])
-            except (ValueError, KeyError, TypeError) as exc:
+                finished.add(parse_index_line(line)["id"])
+            except ValueError as exc:
                 raise ValueError(
                     f"{self.index_path}:{number} is not an index line ({exc}); "
                     "fix or delete that line and run again"

@@ -5,6 +5,7 @@ import importlib
 import os
 import sys
 
+from contracts import ArtifactError
 from model.errors import UsageError
 
 # Subcommand → module. Modules are imported only when chosen, so `--help` and light commands
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args) or 0
-    except UsageError as error:
+    except (UsageError, ArtifactError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -5,10 +5,10 @@ new graph on every call (and grow without bound). Prompts go one at a time becau
 model has no padding mask, so prompts of different lengths cannot share a batch.
 """
 
-import json
 from pathlib import Path
 
-EOS_TOKEN = "<|endoftext|>"
+from contracts import EOS_TOKEN, read_hparams
+
 # Tokens sampled per word asked for: a small BPE spends several tokens on a rare word.
 TOKENS_PER_WORD = 4
 
@@ -45,7 +45,7 @@ def continue_prompts(
 
     encoder = get_encoder(str(model_dir))
     hparams = gpt2_model.default_hparams()
-    hparams.override_from_dict(json.loads((Path(model_dir) / "hparams.json").read_text()))
+    hparams.override_from_dict(read_hparams(model_dir))
     new_tokens = generation_budget(words=words, n_ctx=hparams.n_ctx)
     eos_id = hparams.n_vocab - 1
     graph = tf.Graph()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contracts import read_hparams
 from model import checkpoint_file, paths, run_record, scoring, token_data
 from model.continuation import continue_prompts
 from model.errors import UsageError
@@ -78,7 +79,7 @@ def baseline_path(args, run_dir: Path) -> tuple[str, Path]:
 
 def perplexity(model_dir: Path, val_tokens: np.ndarray) -> dict:
     """exp(mean NLL) over every val token but the first, in nats."""
-    n_ctx = json.loads((model_dir / "hparams.json").read_text())["n_ctx"]
+    n_ctx = read_hparams(model_dir)["n_ctx"]
     pieces = token_data.windows(val_tokens, n_ctx=n_ctx)
     logprobs = np.concatenate(
         scoring.token_logprobs(model_dir, pieces, batch_size=SCORING_BATCH)

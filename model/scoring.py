@@ -3,11 +3,11 @@
 Used by `model export` (parity against CTranslate2) and `model evaluate` (perplexity).
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from contracts import read_hparams
 from model import checkpoint_file
 
 
@@ -30,7 +30,7 @@ def token_logprobs(
 
     model_dir = Path(model_dir)
     hparams = gpt2_model.default_hparams()
-    hparams.override_from_dict(json.loads((model_dir / "hparams.json").read_text()))
+    hparams.override_from_dict(read_hparams(model_dir))
     for index, ids in enumerate(token_id_sequences):
         if not 2 <= len(ids) <= hparams.n_ctx:
             raise ValueError(

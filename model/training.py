@@ -5,7 +5,6 @@ Imports TensorFlow; `model finetune` imports this only once its checks have pass
 
 import contextlib
 import io
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import tensorflow as tf
 from gpt_2_simple import gpt_2
 from gpt_2_simple.src import model as gpt2_model
 
+from contracts import read_hparams
 from model.training_watch import StopControl, TrainingWatch, WatchedSession
 
 __all__ = ["Session", "StopControl", "train"]
@@ -61,7 +61,7 @@ class Session:
 
 def load_hparams(model_dir: Path):
     hparams = gpt2_model.default_hparams()
-    hparams.override_from_dict(json.loads((model_dir / "hparams.json").read_text()))
+    hparams.override_from_dict(read_hparams(model_dir))
     return hparams
 
 

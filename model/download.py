@@ -11,18 +11,19 @@ import os
 import time
 from pathlib import Path
 
+from contracts import CHECKPOINT_INDEX, ENCODER, HPARAMS, VOCAB_BPE
 from model import paths
 from model.errors import UsageError
 
 SIZES = ("124M", "355M", "774M", "1558M")
 FILES = (
-    "checkpoint",
-    "encoder.json",
-    "hparams.json",
+    CHECKPOINT_INDEX,
+    ENCODER,
+    HPARAMS,
     "model.ckpt.data-00000-of-00001",
     "model.ckpt.index",
     "model.ckpt.meta",
-    "vocab.bpe",
+    VOCAB_BPE,
 )
 DEFAULT_MIRROR = "https://openaipublic.blob.core.windows.net/gpt-2"
 # Bytes read in a chunk that breaks off are lost, so chunks stay small.

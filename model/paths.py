@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from contracts import HPARAMS
 from model.errors import UsageError
 
 
@@ -26,7 +27,7 @@ def _names(folder: Path) -> list[str]:
 
 def base_path(name: str) -> Path:
     path = models_dir() / name
-    if not (path / "hparams.json").is_file():
+    if not (path / HPARAMS).is_file():
         known = ", ".join(_names(models_dir())) or "none"
         raise UsageError(
             f"no base model {name!r} in {models_dir()} (found: {known}); make one with "

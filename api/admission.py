@@ -1,32 +1,47 @@
-"""Admission control: a bounded number of sequences in flight (running + queued).
+"""Admission control: a bounded number of sequences in flight (running + queued), in all and per
+client.
 
-A request takes one slot per sample before it is queued and gives them back when it ends; when
-the slots are gone it is refused at once (the caller answers 503 with Retry-After) instead of
-waiting, so nothing queues without bound.
+A request takes one place per sample before it is queued and gives them back when it ends. When
+the places are gone it is refused at once instead of waiting, so nothing queues without bound:
+past the global limit the caller answers 503, past the client's own share 429 (that client is
+asking for too much; the others are still served).
 """
 
 import threading
+from collections import Counter
 
 
 class Admission:
-    def __init__(self, limit: int):
-        assert limit >= 1, limit
+    def __init__(self, limit: int, per_client: int):
+        assert limit >= 1 and per_client >= 1, (limit, per_client)
         self.limit = limit
+        self.per_client = per_client
         self._in_flight = 0
+        self._by_client: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
-    def try_acquire(self, slots: int) -> bool:
-        with self._lock:
-            if self._in_flight + slots > self.limit:
-                return False
-            self._in_flight += slots
-            return True
+    def client_in_flight(self, client: str) -> int:
+        return self._by_client[client]
 
-    def release(self, slots: int) -> None:
+    def try_acquire(self, places: int, client: str) -> str | None:
+        """Takes the places; else says which limit is reached: "client" or "overloaded"."""
         with self._lock:
-            assert self._in_flight >= slots, (self._in_flight, slots)
-            self._in_flight -= slots
+            if self._by_client[client] + places > self.per_client:
+                return "client"
+            if self._in_flight + places > self.limit:
+                return "overloaded"
+            self._in_flight += places
+            self._by_client[client] += places
+            return None
+
+    def release(self, places: int, client: str) -> None:
+        with self._lock:
+            assert self._by_client[client] >= places, (self._by_client[client], places)
+            self._in_flight -= places
+            self._by_client[client] -= places
+            if not self._by_client[client]:
+                del self._by_client[client]  # the counter stays as small as the clients now

@@ -4,23 +4,24 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-ENGINES = ("ctranslate2", "tensorflow")
+ENGINES = ("llama", "tensorflow")
 
 
 @dataclass(frozen=True)
 class Settings:
     models_dir: Path  # folder of model folders, one per served model
     default_model: str | None = None  # None: the first model by name
-    engine: str = "ctranslate2"
-    max_inflight: int = 64  # admission limit: sequences running + queued
-    max_batch_size: int = 32  # sequences in one engine call
-    max_wait_ms: float = 5.0  # an idle batch starts after this long without arrivals
+    engine: str = "llama"
+    max_inflight: int = 64  # admission limit: sequences running + queued, all clients
+    max_client_inflight: int = 16  # the same, per client (address); past it a 429
+    max_slots: int = 32  # sequences the engine advances together, each step
+    kv_tokens: int = 8192  # KV cells all slots share; a sequence reserves prompt + length
+    prefill_chunk: int = 64  # prompt tokens per engine step, all prefilling sequences together
+    threads: int = 0  # engine threads; 0: one per core this process may use
     max_queue_wait: float = 30.0  # seconds a request may wait for the engine before a 503
+    max_request_s: float = 180.0  # seconds from arrival to the last token, queue included
     max_length: int = 512  # most new tokens one sample may ask for
     max_prefix_chars: int = 8000
-    compute_type: str = "int8"
-    inter_threads: int = 1  # engine calls that run at once (each a batch)
-    intra_threads: int = 0  # threads inside one call; 0 lets CTranslate2 use every core
     retry_after_s: int = 1  # what a 503 tells the client to wait
     stream_interval_ms: float = 50.0  # a lone stream's chunk interval (api.pacing); 0: each token
 
@@ -29,14 +30,26 @@ class Settings:
             raise ValueError(
                 f"GHOST_ENGINE must be one of {', '.join(ENGINES)}, not {self.engine!r}"
             )
-        for name in ("max_inflight", "max_batch_size", "max_length", "max_prefix_chars"):
+        at_least_one = (
+            "max_inflight",
+            "max_client_inflight",
+            "max_slots",
+            "kv_tokens",
+            "prefill_chunk",
+            "max_length",
+            "max_prefix_chars",
+        )
+        for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ValueError(f"GHOST_{name.upper()} must be at least 1")
-        if self.max_queue_wait <= 0 or self.max_wait_ms < 0 or self.stream_interval_ms < 0:
-            raise ValueError(
-                "GHOST_MAX_QUEUE_WAIT must be > 0, GHOST_MAX_WAIT_MS and "
-                "GHOST_STREAM_INTERVAL_MS >= 0"
-            )
+        if self.max_queue_wait <= 0 or self.max_request_s <= 0:
+            raise ValueError("GHOST_MAX_QUEUE_WAIT and GHOST_MAX_REQUEST_S must be > 0")
+        if self.threads < 0 or self.stream_interval_ms < 0:
+            raise ValueError("GHOST_THREADS and GHOST_STREAM_INTERVAL_MS must be >= 0")
+
+    @property
+    def engine_threads(self) -> int:
+        return self.threads or len(os.sched_getaffinity(0))
 
 
 def _default_models_dir() -> Path:

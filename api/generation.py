@@ -1,28 +1,32 @@
 """One generation request from admission to result, shared by /generate and /v1/completions.
 
-`begin` encodes and checks the prompt, takes admission slots and queues the request;
+`begin` encodes and checks the prompt, takes admission places and queues the request;
 `Run.wait_started` turns a too-long queue wait into a 503 before any response is sent;
 `Run.chunks` yields text as tokens arrive (a stream's paced by `api.pacing`: what came
-meanwhile goes out as one chunk) and fills `Run.samples`. `Run.close` (always, via
-the iterator's finally) cancels what is still running, e.g. for a client that went away,
-and gives the slots back.
+meanwhile goes out as one chunk) and fills `Run.samples`. While it waits it watches the request's
+deadline and, for a JSON request, whether the client has gone (`api.peer`). `Run.close` (always,
+via the iterator's finally) cancels what is still running, e.g. for a client that went away, and
+gives the places back.
 """
 
 import queue
 import time
 from dataclasses import dataclass
 
+from api import peer
 from api.admission import Admission
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from api.metrics import Metrics
 from api.pacing import StreamPacer
 from api.registry import ServedModel
-from api.sampling import SamplingParams, check_fits_model
+from api.request_parsing import GenerationRequest, check_fits_model
 from api.sequence import Failed, Finished, Request, Token
 from api.textstream import TextStream
 
 # An engine step takes milliseconds; this long without any event means the engine is stuck.
 STALL_TIMEOUT_S = 120.0
+# How often a JSON request's thread looks whether its client is still there.
+PEER_CHECK_S = 0.25
 
 
 @dataclass
@@ -34,52 +38,87 @@ class Sample:
 
 @dataclass(frozen=True)
 class Limits:
+    """What bounds a request: admission places, queue wait, length, deadline; and stream pacing."""
+
     admission: Admission
     max_queue_wait: float
     max_length: int
+    max_request_s: float  # from arrival to the last token, whatever happens meanwhile
     retry_after_s: int
     pacer: StreamPacer
 
 
 def begin(
     model: ServedModel,
-    prefix: str,
-    params: SamplingParams,
+    asked: GenerationRequest,
     *,
-    stream: bool,
     limits: Limits,
     metrics: Metrics,
-    names=None,
+    client: str = "",
 ) -> "Run":
-    """Queues a request; raises 400 for a prompt that does not fit, 503 when over the limit."""
-    engine = model.engine
+    """Queues a request; raises 400 for a prompt that does not fit, 429 past the client's share
+    of in-flight sequences, 503 past the server's. `client` says whose share it takes."""
+    engine, params = model.engine, asked.params
     # An empty prefix starts from <|endoftext|>, as a document start does in training text.
-    prompt_ids = model.tokenizer.encode(prefix) or [engine.eos_id]
+    prompt_ids = model.tokenizer.encode(asked.prefix) or [engine.eos_id]
     check_fits_model(
-        params,
+        asked,
         prompt_tokens=len(prompt_ids),
         n_ctx=engine.n_ctx,
         n_vocab=engine.n_vocab,
         max_length=limits.max_length,
-        names=names,
     )
-    if not limits.admission.try_acquire(params.nsamples):
+    _check_fits_cache(asked, len(prompt_ids) + params.length, engine.kv_tokens)
+    _admit(limits, params.nsamples, client, metrics)
+    # Token by token only where it matters: a stream, or stop strings to halt at.
+    live = asked.stream or bool(params.stop)
+    request = Request(prompt_ids, params, eos_id=engine.eos_id, live=live, client=client)
+    run = Run(model, request, limits=limits, metrics=metrics, stream=asked.stream)
+    model.scheduler.submit(request)
+    return run
+
+
+def _check_fits_cache(asked: GenerationRequest, tokens: int, kv_tokens: int) -> None:
+    """A sequence must fit the engine's KV budget, or it could never be admitted."""
+    if tokens > kv_tokens:
+        length, prefix = asked.name("length"), asked.name("prefix")
+        raise invalid(
+            f"the {prefix} and {length} make {tokens} tokens; this server holds at most "
+            f"{kv_tokens} per sequence: shorten the {prefix} or the {length}",
+            length,
+        )
+
+
+def _admit(limits: Limits, places: int, client: str, metrics: Metrics) -> None:
+    refused = limits.admission.try_acquire(places, client)
+    if refused == "client":
+        metrics.rejected.labels("client_limit").inc()
+        raise ApiError(
+            f"you have {limits.admission.client_in_flight(client)} sequences in flight, and "
+            f"each client may have {limits.admission.per_client}; wait for them to finish",
+            type="overloaded",
+            status=429,
+            retry_after=limits.retry_after_s,
+        )
+    if refused == "overloaded":
         metrics.rejected.labels("overloaded").inc()
         raise ApiError(
             f"the server is busy ({limits.admission.limit} sequences in flight); retry shortly",
             type="overloaded",
             retry_after=limits.retry_after_s,
         )
-    # Token by token only where it matters: a stream, or stop strings to halt at.
-    live = stream or bool(params.stop)
-    request = Request(prompt_ids, params, eos_id=engine.eos_id, live=live)
-    run = Run(model, request, limits=limits, metrics=metrics)
-    model.batcher.submit(request)
-    return run
 
 
 class Run:
-    def __init__(self, model: ServedModel, request: Request, *, limits: Limits, metrics: Metrics):
+    def __init__(
+        self,
+        model: ServedModel,
+        request: Request,
+        *,
+        limits: Limits,
+        metrics: Metrics,
+        stream: bool,
+    ):
         self.model = model
         self.request = request
         self.limits = limits
@@ -87,6 +126,9 @@ class Run:
         stops = request.params.stop
         self.streams = [TextStream(model.tokenizer.decode, stops) for _ in request.sequences]
         self.finished_at: float | None = None
+        self.deadline = request.enqueued_at + limits.max_request_s
+        # A stream learns that its client left from a failed write; a JSON request must ask.
+        self._client_gone = peer.never_gone if stream else peer.watcher()
         self._closed = False
         self._last_chunks_at = float("-inf")  # the first token goes out at once
         if request.live:
@@ -94,14 +136,39 @@ class Run:
 
     def wait_started(self) -> None:
         """Returns once the engine has taken the request; 503 after max_queue_wait."""
-        if self.request.started.wait(self.limits.max_queue_wait):
-            return
-        if self.model.batcher.withdraw(self.request):
+        queue_deadline = self.request.enqueued_at + self.limits.max_queue_wait
+        while not self.request.started.wait(self._wait_slice(queue_deadline)):
+            self._check_client()
+            if time.monotonic() < queue_deadline or not self.model.scheduler.withdraw(self.request):
+                continue
             self.close()
             self.metrics.rejected.labels("queue_timeout").inc()
             raise ApiError(
                 f"waited {self.limits.max_queue_wait:g} s for the engine; the server is busy, "
                 "retry shortly",
+                type="overloaded",
+                retry_after=self.limits.retry_after_s,
+            )
+
+    def _wait_slice(self, until: float) -> float:
+        """How long to block before looking again at the client and the clock."""
+        remaining = max(0.0, until - time.monotonic())
+        return remaining if self._client_gone is peer.never_gone else min(remaining, PEER_CHECK_S)
+
+    def _check_client(self) -> None:
+        if self._client_gone():
+            self.close()
+            self.metrics.rejected.labels("client_gone").inc()
+            # Nobody reads this answer; 499 is what nginx logs for it too.
+            raise ApiError("the client closed the connection", type="invalid_request", status=499)
+
+    def _check_deadline(self) -> None:
+        if time.monotonic() >= self.deadline:
+            self.close()
+            self.metrics.rejected.labels("deadline").inc()
+            raise ApiError(
+                f"the request ran past its {self.limits.max_request_s:g} s limit and was stopped; "
+                "ask for fewer or shorter samples, or retry when the server is less busy",
                 type="overloaded",
                 retry_after=self.limits.retry_after_s,
             )
@@ -148,13 +215,11 @@ class Run:
         reader first waits out its pacing interval (asleep, so tokens arriving meanwhile do
         not wake it), but not past an end: a client waiting to send its next request must not
         wait."""
+        self._check_deadline()
         if self.request.live:
             next_chunk_at = self._last_chunks_at + self.limits.pacer.interval()
             self.request.ended.wait(max(0.0, next_chunk_at - time.monotonic()))
-        try:
-            events = [self.request.events.get(timeout=STALL_TIMEOUT_S)]
-        except queue.Empty:
-            raise RuntimeError(f"no token from the engine in {STALL_TIMEOUT_S:g} s") from None
+        events = [self._first_event()]
         while True:
             try:
                 events.append(self.request.events.get_nowait())
@@ -162,6 +227,20 @@ class Run:
                 break
         self._last_chunks_at = time.monotonic()
         return events
+
+    def _first_event(self) -> Token | Finished | Failed:
+        """Waits for an event, watching the deadline and the client meanwhile."""
+        stalled_at = time.monotonic() + STALL_TIMEOUT_S
+        while True:
+            try:
+                return self.request.events.get(timeout=self._wait_slice(self.deadline))
+            except queue.Empty:
+                self._check_deadline()
+                self._check_client()
+                if time.monotonic() >= stalled_at:
+                    raise RuntimeError(
+                        f"no token from the engine in {STALL_TIMEOUT_S:g} s"
+                    ) from None
 
     def complete(self) -> list[Sample]:
         for _ in self.chunks():
@@ -192,6 +271,6 @@ class Run:
         self.request.cancel()
         if self.request.live:
             self.limits.pacer.closed()
-        self.limits.admission.release(self.request.params.nsamples)
+        self.limits.admission.release(self.request.params.nsamples, self.request.client)
         tokens = sum(stream.token_count for stream in self.streams)
         self.metrics.generated_tokens.labels(self.model.name).inc(tokens)

@@ -20,7 +20,8 @@ class Metrics:
         )
         self.rejected = Counter(
             "ghost_rejected_requests",
-            "Requests refused with 503 (overloaded, queue_timeout, not_ready)",
+            "Requests refused or stopped early (overloaded, client_limit, queue_timeout, "
+            "deadline, client_gone, not_ready)",
             ["reason"],
             registry=r,
         )
@@ -37,8 +38,8 @@ class Metrics:
         self.in_flight = Gauge(
             "ghost_sequences_in_flight", "Sequences admitted: running + queued", registry=r
         )
-        self.batch_size = Histogram(
-            "ghost_batch_size", "Sequences per engine call", buckets=BATCH_BUCKETS, registry=r
+        self.step_size = Histogram(
+            "ghost_step_sequences", "Sequences per engine step", buckets=BATCH_BUCKETS, registry=r
         )
         self.time_to_first_token = Histogram(
             "ghost_time_to_first_token_seconds",

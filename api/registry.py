@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api import engines
-from api.batcher import Batcher
 from api.config import Settings
 from api.engines.base import Engine
 from api.errors import ApiError, invalid
+from api.scheduler import Scheduler
 from api.tokenizer import Tokenizer
+from contracts import META, read_hparams
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class ServedModel:
     folder: Path
     engine: Engine
     tokenizer: Tokenizer
-    batcher: Batcher
+    scheduler: Scheduler
     meta: dict = field(default_factory=dict)
     loaded_at: float = 0.0
     load_seconds: float = 0.0
@@ -45,7 +46,7 @@ def discover(settings: Settings) -> dict[str, Path]:
 
 
 class Registry:
-    def __init__(self, settings: Settings, *, on_batch=None, on_load=None):
+    def __init__(self, settings: Settings, *, on_step=None, on_load=None):
         self.settings = settings
         self.folders = discover(settings)
         self.default = settings.default_model or next(iter(self.folders), None)
@@ -57,7 +58,7 @@ class Registry:
         self.models: dict[str, ServedModel] = {}
         self.ready = threading.Event()
         self.load_error: str | None = None
-        self._on_batch = on_batch
+        self._on_step = on_step
         self._on_load = on_load or (lambda name: None)
         self._start_lock = threading.Lock()
         self._loader: threading.Thread | None = None
@@ -67,7 +68,7 @@ class Registry:
         with self._start_lock:
             if self._loader is None:
                 # An engine still alive at interpreter exit can abort the process (C++
-                # std::terminate in CTranslate2); stop and free them first.
+                # destructors after the runtime is gone); stop and free them first.
                 atexit.register(self.close)
                 self._loader = threading.Thread(target=self._load_all, name="model-loader")
                 self._loader.daemon = True
@@ -95,22 +96,19 @@ class Registry:
         engine.warmup()
         tokenizer = Tokenizer(folder)
         assert tokenizer.n_vocab <= engine.n_vocab, (tokenizer.n_vocab, engine.n_vocab)
-        meta = _read_json(folder / "meta.json")
-        batcher = Batcher(
-            engine,
-            max_batch_size=self.settings.max_batch_size,
-            max_wait_ms=self.settings.max_wait_ms,
-            on_batch=self._on_batch,
+        meta = _read_json(folder / META)
+        scheduler = Scheduler(
+            engine, prefill_chunk=self.settings.prefill_chunk, on_step=self._on_step
         )
         seconds = time.monotonic() - started
         log.info("loaded model %s (%s) in %.1f s", name, engine.name, seconds)
-        return ServedModel(name, folder, engine, tokenizer, batcher, meta, time.time(), seconds)
+        return ServedModel(name, folder, engine, tokenizer, scheduler, meta, time.time(), seconds)
 
     def describe(self, name: str) -> dict:
         """What /models and /info say about a model, from its files: no loading needed."""
         folder = self.folders[name]
-        hparams = _read_json(folder / "hparams.json")
-        meta = _read_json(folder / "meta.json")
+        hparams = read_hparams(folder)
+        meta = _read_json(folder / META)
         loaded = self.models.get(name)
         return {
             "name": name,
@@ -150,12 +148,13 @@ class Registry:
         return self.models[name]
 
     def close(self) -> None:
-        """Stops the batchers and engine threads; the registry serves nothing afterwards."""
+        """Stops the engine loops and frees the engines; the registry serves nothing afterwards."""
         self.ready.clear()
         for model in self.models.values():
-            model.batcher.close()
+            model.scheduler.close()
             model.engine.close()
 
 
 def _read_json(path: Path) -> dict:
+    # A checkpoint folder served by the tensorflow engine has no meta.json.
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -1,11 +1,11 @@
 """A request's unit of work: one sequence per sample, reporting tokens back to the request.
 
-Engines call `Sequence.push(token_id)` from their thread for every generated token; its answer
-says whether the engine should stop that sequence (end token, length reached, or the request was
-cancelled: client gone, stop string found, queue timeout). The request's thread reads the
-events from `Request.events`: every token for a `live` request (streamed, or watching for stop
-strings), otherwise only the end, with the tokens kept on the sequence. Waking 32 request
-threads for every token of a 32-row batch costs the engine a third of its speed on 2 cores.
+The scheduler calls `Sequence.push(token_id)` from its engine loop for every sampled token; its
+answer says whether the sequence is done (end token, length reached, or the request was
+cancelled: client gone, stop string found, deadline), and the scheduler frees its slot at once.
+The request's thread reads the events from `Request.events`: every token for a `live` request
+(streamed, or watching for stop strings), otherwise only the end, with the tokens kept on the
+sequence. Waking every request thread for every token costs the engine loop CPU on 2 cores.
 """
 
 import queue
@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from api.sampling import SamplingParams
+from api.request_parsing import SamplingParams
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Token:
 @dataclass(frozen=True)
 class Finished:
     sample: int
-    reason: str  # "length" | "eos"; "stop" is decided by the reader, which sees the text
+    reason: str  # "length" | "eos" | "cancelled"; "stop" is decided by the reader (it sees text)
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,23 @@ class Failed:
 
 class Request:
     def __init__(
-        self, prompt_ids: list[int], params: SamplingParams, *, eos_id: int, live: bool = True
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        *,
+        eos_id: int,
+        live: bool = True,
+        client: str = "",
     ):
         assert prompt_ids, "a prompt has at least one token"
         self.prompt_ids = prompt_ids
         self.params = params
         self.eos_id = eos_id
         self.live = live
+        self.client = client  # whose turn it is, for fair ordering among waiting requests
+        self.seed = params.seed  # the scheduler draws one for an unseeded request
         self.events: queue.SimpleQueue = queue.SimpleQueue()
-        self.started = threading.Event()  # set when its first sequence enters an engine batch
+        self.started = threading.Event()  # set when its first sequence gets an engine slot
         self.ended = threading.Event()  # set when one of its sequences ends: readers stop pacing
         self.enqueued_at = time.monotonic()
         self.started_at: float | None = None
@@ -57,7 +65,7 @@ class Request:
             self.started.set()
 
     def cancel(self) -> None:
-        """Stops every sequence at its next token; harmless after they have finished."""
+        """Stops every sequence before its next step; harmless after they have finished."""
         self.cancelled = True
 
 
@@ -82,11 +90,21 @@ class Sequence:
     def prompt_ids(self) -> list[int]:
         return self.request.prompt_ids
 
+    @property
+    def kv_tokens(self) -> int:
+        """KV cells this sequence may fill: its prompt and every token it may generate."""
+        return len(self.prompt_ids) + self.params.length
+
+    @property
+    def unwanted(self) -> bool:
+        """Nobody will read more of it: the request was cancelled or a stop string was seen."""
+        return self.request.cancelled or self.halted
+
     def push(self, token_id: int) -> bool:
         """Records a generated token; True means: stop generating this sequence."""
         if self.finished:
             return True
-        if self.request.cancelled or self.halted:
+        if self.unwanted:
             self.finish("cancelled")
             return True
         if token_id == self.request.eos_id:

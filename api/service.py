@@ -29,6 +29,7 @@ class Service:
             admission=self.admission,
             max_queue_wait=s.max_queue_wait,
             max_length=s.max_length,
+            max_request_s=s.max_request_s,
             retry_after_s=s.retry_after_s,
             pacer=self.pacer,
         )
@@ -38,13 +39,13 @@ def build(settings: Settings) -> Service:
     metrics = Metrics()
     registry = Registry(
         settings,
-        on_batch=metrics.batch_size.observe,
+        on_step=metrics.step_size.observe,
         on_load=lambda name: metrics.model_loads.labels(name).inc(),
     )
-    admission = Admission(settings.max_inflight)
+    admission = Admission(settings.max_inflight, settings.max_client_inflight)
     metrics.in_flight.set_function(lambda: admission.in_flight)
     metrics.queue_depth.set_function(
-        lambda: sum(m.batcher.queue_depth for m in list(registry.models.values()))
+        lambda: sum(m.scheduler.queue_depth for m in list(registry.models.values()))
     )
     pacer = StreamPacer(settings.stream_interval_ms / 1000)
     return Service(settings, registry, admission, metrics, pacer)

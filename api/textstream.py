@@ -2,7 +2,9 @@
 
 Byte-level BPE tokens can end in the middle of a UTF-8 character, and a stop string can arrive
 split over several tokens, so text is released only once it can no longer change or turn out to
-be part of a stop string.
+be part of a stop string. A model trained before the tokenizer had one end token spells
+"<|endoftext|>" as ordinary pieces: the literal string is a hidden stop string, never shown,
+ending the sample with finish_reason "stop" (the end token itself ends it in the engine loop).
 """
 
 from api.tokenizer import EOS_TOKEN
@@ -13,7 +15,7 @@ REPLACEMENT = "\ufffd"  # what decoding shows for bytes that are not a whole cha
 class TextStream:
     def __init__(self, decode, stops: tuple[str, ...]):
         self._decode = decode
-        self._markers = [(s, "stop") for s in stops] + [(EOS_TOKEN, "eos")]
+        self._markers = [(s, "stop") for s in stops] + [(EOS_TOKEN, "stop")]
         self._ids: list[int] = []
         self._sent = 0  # characters of the text already released
         self.text = ""  # the final text, once finished

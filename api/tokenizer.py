@@ -1,13 +1,18 @@
 """GPT-2's byte-level BPE from a model folder's encoder.json + vocab.bpe, via `tokenizers`.
 
 Encodes exactly like gpt-2-simple's Python encoder: GPT-2's pre-tokenization regex, no prefix
-space, no special tokens (text containing "<|endoftext|>" encodes as ordinary pieces).
+space, no special tokens: text containing "<|endoftext|>" encodes as ordinary pieces, so a
+prompt can never smuggle in the end token.
 """
 
 import json
+import re
 from pathlib import Path
 
-EOS_TOKEN = "<|endoftext|>"
+from contracts import EOS_TOKEN
+
+# Vocabulary entries that are not text: the end token and fillers such as "<|unused12|>".
+SPECIAL_TOKEN = re.compile(r"<\|[^|]*\|>")
 
 
 class Tokenizer:
@@ -25,6 +30,12 @@ class Tokenizer:
         self.n_vocab = len(self.tokens)
         assert self.tokens[-1] == EOS_TOKEN, "encoder.json must end with <|endoftext|>"
         self.eos_id = self.n_vocab - 1
+        # Ids no engine may sample: a lightly trained model would otherwise write fillers as text.
+        self.banned_ids = [
+            token_id
+            for token_id, token in enumerate(self.tokens)
+            if token_id != self.eos_id and SPECIAL_TOKEN.fullmatch(token)
+        ]
 
     def encode(self, text: str) -> list[int]:
         return self._fast.encode(text, add_special_tokens=False).ids

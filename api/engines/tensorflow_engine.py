@@ -1,44 +1,45 @@
 """TensorFlow engine (reference): serves a gpt-2-simple checkpoint folder directly.
 
-One graph, built once at load: a single decoding step (tokens + the cached keys/values of the
-context so far → next-token logits + this step's keys/values). Decoding loops in Python, feeding
-the cache back, so tokens stream and each row keeps its own parameters and seed; sampling is
-`api.sampler`'s. One Session, safe to run from any thread. Importing this module imports
-TensorFlow: only `api.engines.load` does, and only when GHOST_ENGINE=tensorflow.
+One graph, built once at load: a decoding step (new tokens + the cached keys/values of the
+context so far → next-token logits + the new tokens' keys/values). Each slot keeps its own cache
+as a numpy array and its own random source; a step runs the graph once per fed slot (the
+reference engine favours plainness over speed). Sampling is `api.sampler`'s, with the
+tokenizer's banned ids masked. Importing this module imports TensorFlow: only `api.engines.load`
+does, and only when GHOST_ENGINE=tensorflow.
 """
 
-import json
-from itertools import groupby
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from gpt_2_simple.src import model as gpt2_model
 
-from api.engines.base import Engine
-from api.sampler import choose_token, rng_for
-from api.sampling import SamplingParams
-from api.sequence import Sequence
+from api.engines.base import Engine, Feed
+from api.sampler import choose_token
+from api.tokenizer import Tokenizer
+from contracts import checkpoint_prefix, read_hparams
 
 
-def checkpoint_prefix(folder: Path) -> str:
-    """The newest checkpoint in `folder`, by file name only (gpt-2-simple may record absolute
-    paths of the machine that trained it)."""
-    for line in (folder / "checkpoint").read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            return str(folder / Path(value.strip().strip('"')).name)
-    raise ValueError(f"{folder / 'checkpoint'} names no model_checkpoint_path")
+@dataclass
+class Slot:
+    past: np.ndarray  # [1, layers, 2, heads, tokens so far, head size]
+    temperature: float
+    top_k: int
+    top_p: float
+    rng: np.random.Generator
 
 
 class TensorFlowEngine(Engine):
     name = "tensorflow"
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, max_slots: int, kv_tokens: int):
         hparams = gpt2_model.default_hparams()
-        hparams.override_from_dict(json.loads((folder / "hparams.json").read_text("utf-8")))
+        hparams.override_from_dict(read_hparams(folder))
         self.n_ctx, self.n_vocab = hparams.n_ctx, hparams.n_vocab
         self.eos_id = self.n_vocab - 1
+        self.max_slots, self.kv_tokens = max_slots, kv_tokens
+        self.banned = np.array(Tokenizer(folder).banned_ids, dtype=np.int64)
         self.graph = tf.Graph()
         with self.graph.as_default():
             v1 = tf.compat.v1
@@ -49,47 +50,40 @@ class TensorFlowEngine(Engine):
             self.present = output["present"]
             saver = v1.train.Saver(var_list=v1.trainable_variables())
             self.session = v1.Session(graph=self.graph)
-            saver.restore(self.session, checkpoint_prefix(folder))
+            saver.restore(self.session, str(checkpoint_prefix(folder)))
         self.graph.finalize()  # nothing may grow the graph after load
-        self._empty_past_shape = gpt2_model.past_shape(hparams=hparams, sequence=0)
+        empty = gpt2_model.past_shape(hparams=hparams, batch_size=1, sequence=0)
+        self._empty_past = np.zeros(empty, dtype=np.float32)
+        self._slots: dict[int, Slot] = {}
+
+    def open(self, slot: int, *, temperature: float, top_k: int, top_p: float, seed: int) -> None:
+        assert 0 <= slot < self.max_slots, slot
+        rng = np.random.default_rng(seed)
+        self._slots[slot] = Slot(self._empty_past, temperature, top_k, top_p, rng)
+
+    def step(self, feeds: list[Feed]) -> list[int | None]:
+        return [self._advance(feed) for feed in feeds]
+
+    def _advance(self, feed: Feed) -> int | None:
+        slot = self._slots[feed.slot]
+        logits, present = self.session.run(
+            [self.next_logits, self.present],
+            {self.tokens: np.array([feed.token_ids], dtype=np.int32), self.past: slot.past},
+        )
+        slot.past = np.concatenate([slot.past, present], axis=-2)
+        if not feed.sample:
+            return None
+        return choose_token(
+            logits[0],
+            temperature=slot.temperature,
+            top_k=slot.top_k,
+            top_p=slot.top_p,
+            rng=slot.rng,
+            banned=self.banned,
+        )
+
+    def free(self, slot: int) -> None:
+        self._slots.pop(slot, None)
 
     def close(self) -> None:
         self.session.close()
-
-    def batch_key(self, params: SamplingParams):
-        return ("python-sampling",)  # every row samples with its own parameters
-
-    def generate(self, batch: list[Sequence]) -> None:
-        # One decoding loop per prompt length: the step graph takes unpadded rows.
-        by_length = sorted(batch, key=lambda seq: len(seq.prompt_ids))
-        for _, group in groupby(by_length, key=lambda seq: len(seq.prompt_ids)):
-            self._decode(list(group))
-
-    def _decode(self, rows: list[Sequence]) -> None:
-        rngs = [rng_for(seq.params.seed, seq.sample) for seq in rows]
-        tokens = np.array([seq.prompt_ids for seq in rows], dtype=np.int32)
-        shape = list(self._empty_past_shape)
-        shape[0] = len(rows)
-        past = np.zeros(shape, dtype=np.float32)
-        while rows:
-            logits, present = self.session.run(
-                [self.next_logits, self.present], {self.tokens: tokens, self.past: past}
-            )
-            past = np.concatenate([past, present], axis=-2)
-            keep, chosen = [], []
-            for row, seq in enumerate(rows):
-                p = seq.params
-                token = choose_token(
-                    logits[row],
-                    temperature=p.temperature,
-                    top_k=p.top_k,
-                    top_p=p.top_p,
-                    rng=rngs[row],
-                )
-                if not seq.push(token):
-                    keep.append(row)
-                    chosen.append(token)
-            rows = [rows[i] for i in keep]
-            rngs = [rngs[i] for i in keep]
-            past = past[keep]
-            tokens = np.array(chosen, dtype=np.int32).reshape(len(keep), 1)

@@ -1,0 +1,189 @@
+"""The scheduler: one engine loop per model, advancing every active sequence by one token a step.
+
+Iteration-level scheduling: each step admits waiting sequences to free engine slots, feeds every
+decoding sequence its last token and every prefilling one a chunk of its prompt (at most
+`prefill_chunk` prompt tokens per step in all, so a long prompt delays the others by a few steps
+instead of one long one), runs ONE engine step, hands each sampled token to its sequence and
+frees the slots of the sequences that ended (end token, length, stop string, cancelled) at once.
+A request that arrives mid-generation starts at the next step; nobody waits for a batch to end.
+
+Admission counts KV cells, not requests: a sequence reserves its prompt plus its length, and the
+running sequences' reservations stay within `engine.kv_tokens`. Waiting sequences are taken
+round-robin by client, one at a time, so one client's many samples do not hold back another's.
+The head sequence that does not fit stops admission for this step: a large request is never
+overtaken forever by small ones.
+"""
+
+import logging
+import random
+import threading
+from collections import OrderedDict, deque
+
+from api.engines.base import Engine, Feed
+from api.sampler import seed_for
+from api.sequence import Request, Sequence
+
+log = logging.getLogger(__name__)
+
+SEED_RANGE = 2**63  # what a client may give (api.request_parsing.MAX_SEED)
+
+
+class Running:
+    """A sequence holding an engine slot: how much of its prompt the engine has seen."""
+
+    def __init__(self, sequence: Sequence, slot: int):
+        self.sequence = sequence
+        self.slot = slot
+        self.prompt_fed = 0
+        self.last_token: int | None = None
+
+    def next_feed(self, prompt_budget: int) -> Feed | None:
+        """This step's feed: the last token, or up to `prompt_budget` prompt tokens."""
+        prompt = self.sequence.prompt_ids
+        if self.prompt_fed == len(prompt):
+            return Feed(self.slot, [self.last_token], sample=True)
+        if prompt_budget <= 0:
+            return None
+        chunk = prompt[self.prompt_fed : self.prompt_fed + prompt_budget]
+        return Feed(self.slot, chunk, sample=self.prompt_fed + len(chunk) == len(prompt))
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, *, prefill_chunk: int, on_step=None):
+        assert prefill_chunk >= 1, prefill_chunk
+        self.engine = engine
+        self.prefill_chunk = prefill_chunk
+        self._on_step = on_step or (lambda size: None)  # metrics: sequences per engine step
+        self._waiting: OrderedDict[str, deque[Sequence]] = OrderedDict()  # by client, in turn
+        self._running: dict[int, Running] = {}
+        self._free_slots = list(range(engine.max_slots - 1, -1, -1))
+        self._reserved = 0  # KV cells the running sequences may fill
+        self._changed = threading.Condition()
+        self._closed = False
+        # A daemon thread: a stuck engine step must not keep the process from exiting.
+        self._thread = threading.Thread(target=self._loop, name="engine-loop", daemon=True)
+        self._thread.start()
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(len(waiting) for waiting in list(self._waiting.values()))
+
+    @property
+    def active(self) -> int:
+        return len(self._running)
+
+    def submit(self, request: Request) -> None:
+        assert all(s.kv_tokens <= self.engine.kv_tokens for s in request.sequences)
+        with self._changed:
+            assert not self._closed, "scheduler is closed"
+            if request.seed is None:
+                request.seed = random.randrange(SEED_RANGE)
+            self._waiting.setdefault(request.client, deque()).extend(request.sequences)
+            self._changed.notify()
+
+    def withdraw(self, request: Request) -> bool:
+        """Takes a request's sequences out of the queue if none has started; True if it did."""
+        with self._changed:
+            if request.started.is_set():
+                return False
+            request.cancel()
+            self._drop_cancelled()
+            return True
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while True:
+            with self._changed:
+                while not self._closed and not self._running and not self._waiting:
+                    self._changed.wait()
+                if self._closed:
+                    return
+                self._admit()
+            self._release_unwanted()
+            if self._running:
+                self._step()
+
+    def _admit(self) -> None:
+        """Gives free slots to waiting sequences, one per client in turn, within the KV budget."""
+        self._drop_cancelled()
+        while self._waiting and self._free_slots:
+            client, waiting = next(iter(self._waiting.items()))
+            sequence = waiting[0]
+            if self._reserved + sequence.kv_tokens > self.engine.kv_tokens:
+                return
+            waiting.popleft()
+            del self._waiting[client]
+            if waiting:
+                self._waiting[client] = waiting  # to the back of the line
+            self._start(sequence)
+
+    def _start(self, sequence: Sequence) -> None:
+        slot = self._free_slots.pop()
+        params = sequence.params
+        self.engine.open(
+            slot,
+            temperature=params.temperature,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            seed=seed_for(sequence.request.seed, sequence.sample),
+        )
+        self._running[slot] = Running(sequence, slot)
+        self._reserved += sequence.kv_tokens
+        sequence.request.mark_started()
+
+    def _drop_cancelled(self) -> None:
+        for client in list(self._waiting):
+            waiting = deque(s for s in self._waiting[client] if not s.request.cancelled)
+            if waiting:
+                self._waiting[client] = waiting
+            else:
+                del self._waiting[client]
+
+    def _release_unwanted(self) -> None:
+        """Frees the slots of sequences nobody reads any more, before they cost a step."""
+        for running in list(self._running.values()):
+            if running.sequence.unwanted:
+                running.sequence.finish("cancelled")
+                self._release(running)
+
+    def _release(self, running: Running) -> None:
+        self.engine.free(running.slot)
+        with self._changed:
+            del self._running[running.slot]
+            self._free_slots.append(running.slot)
+            self._reserved -= running.sequence.kv_tokens
+
+    def _step(self) -> None:
+        feeds: list[tuple[Running, Feed]] = []
+        budget = self.prefill_chunk
+        for running in list(self._running.values()):
+            prefilling = running.prompt_fed < len(running.sequence.prompt_ids)
+            feed = running.next_feed(budget)
+            if feed is not None:
+                feeds.append((running, feed))
+                budget -= len(feed.token_ids) if prefilling else 0
+        self._on_step(len(feeds))
+        try:
+            tokens = self.engine.step([feed for _, feed in feeds])
+        except Exception as error:  # these requests answer an error; the loop carries on
+            log.exception("engine step failed")
+            for running, _ in feeds:
+                running.sequence.fail(error)
+                self._release(running)
+            return
+        for (running, feed), token in zip(feeds, tokens, strict=True):
+            self._advance(running, feed, token)
+
+    def _advance(self, running: Running, feed: Feed, token: int | None) -> None:
+        if running.prompt_fed < len(running.sequence.prompt_ids):
+            running.prompt_fed += len(feed.token_ids)
+        if token is None:
+            return
+        running.last_token = token
+        if running.sequence.push(token):
+            self._release(running)

@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 description of every endpoint, parameter and error, served at /openapi.json.
 
-Parameter ranges come from the same settings the validation uses, so the document and the
-server cannot disagree.
+Parameter schemas are generated from the rows in api.request_parsing that the validation runs
+on, in each route's spelling, so ranges and defaults are written once. What a schema cannot say
+(whether the prompt plus `length` fits the model's context) is the one 400 a valid-looking request
+can still get; it names the parameter to change.
 """
 
-from api.config import Settings
-from api.sampling import MAX_NSAMPLES, MAX_SEED, MAX_STOPS, SamplingParams
+from api.request_parsing import MAX_STOPS, NATIVE, Parameter, RequestBounds, Spelling, parameters
+from api.routes.openai_compat import NEUTRAL, SPELLING
 
 ERROR = {
     "type": "object",
@@ -26,6 +28,7 @@ ERROR = {
     },
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+INTEGER_NOTE = "JSON integers are written without a fraction or exponent (21, not 21.0)"
 
 
 def _error(description: str, *, retry: bool = False) -> dict:
@@ -42,136 +45,105 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def generation_parameters(settings: Settings) -> dict:
-    """Schemas of /generate's parameters, with their defaults and ranges."""
-    d = SamplingParams()
-    stops = {"type": "string", "minLength": 1}
+def parameter_schema(row: Parameter, *, query: bool, default=None) -> dict:
+    """One row as JSON Schema; a query string has no null, and repeats `stop` for several."""
+    default = row.default if default is None else default
+    if row.kind == "stop":
+        text = {"type": "string", "minLength": 1}
+        many = {"type": "array", "items": text, "minItems": 1, "maxItems": MAX_STOPS}
+        schema = many if query else {"oneOf": [text, many, {"type": "null"}]}
+    else:
+        nullable = row.nullable and not query
+        schema = {"type": [row.kind, "null"] if nullable else row.kind}
+        if row.choices:
+            schema["enum"] = [*row.choices, *([None] if nullable else [])]
+        if row.minimum is not None:
+            schema["exclusiveMinimum" if row.above_minimum else "minimum"] = row.minimum
+        if row.maximum is not None:
+            schema["maxLength" if row.kind == "string" else "maximum"] = row.maximum
+    if default is not None:
+        schema["default"] = default
+    notes = [row.description, INTEGER_NOTE if row.kind == "integer" else ""]
+    if any(notes):
+        schema["description"] = "; ".join(note for note in notes if note)
+    return schema
+
+
+def spelled_parameters(bounds: RequestBounds, spelling: Spelling, *, query: bool) -> dict:
+    rows = parameters(bounds)
     return {
-        "prefix": {
-            "type": "string",
-            "default": "",
-            "maxLength": settings.max_prefix_chars,
-            "description": "text to continue; any UTF-8",
-        },
-        "length": {
-            "type": "integer",
-            "default": d.length,
-            "minimum": 1,
-            "maximum": settings.max_length,
-            "description": "new tokens per sample; at most the context minus the prompt",
-        },
-        "temperature": {
-            "type": "number",
-            "default": d.temperature,
-            "minimum": 0,
-            "maximum": 2,
-            "description": "0 = greedy",
-        },
-        "top_k": {
-            "type": "integer",
-            "default": d.top_k,
-            "minimum": 0,
-            "description": "0 = no limit; at most the vocabulary size",
-        },
-        "top_p": {"type": "number", "default": d.top_p, "exclusiveMinimum": 0, "maximum": 1},
-        "seed": {
-            "type": ["integer", "null"],
-            "minimum": 0,
-            "maximum": MAX_SEED,
-            "description": "same seed, parameters and model give the same text",
-        },
-        "nsamples": {"type": "integer", "default": 1, "minimum": 1, "maximum": MAX_NSAMPLES},
-        "stop": {
-            "oneOf": [stops, {"type": "array", "items": stops, "maxItems": MAX_STOPS}],
-            "description": "end a sample where one of these strings appears",
-        },
-        "model": {"type": "string", "description": "a name from /models; default: the server's"},
-        "stream": {
-            "type": "boolean",
-            "default": False,
-            "description": "text/event-stream: {index, text} events, then a final event "
-            "with finish_reason, samples, usage, timing_ms",
-        },
+        outside: parameter_schema(rows[native], query=query, default=spelling.defaults.get(native))
+        for outside, native in spelling.names.items()
     }
 
 
-def _generate_paths(settings: Settings) -> dict:
-    params = generation_parameters(settings)
-    query = [{"name": n, "in": "query", "schema": s} for n, s in params.items()]
-    for parameter in query:
-        if parameter["name"] == "stop":
-            parameter["explode"] = True  # repeat it for several strings
+def _refusals(*, invalid: str) -> dict:
+    return {
+        "400": _error(invalid),
+        "413": _error("JSON body over 64 KB (nginx)"),
+        "414": _error("request line over 16 KB (nginx): send long prefixes in a POST body"),
+        "415": _error("a POST body that is not Content-Type: application/json"),
+        "429": _error("too many requests or sequences from this client", retry=True),
+        "500": _error("internal error; no details are exposed"),
+        "503": _error("overloaded (admission limit or queue wait) or not ready", retry=True),
+    }
+
+
+def _generate_paths(bounds: RequestBounds) -> dict:
+    query = [
+        {"name": name, "in": "query", "schema": schema, "explode": True}
+        for name, schema in spelled_parameters(bounds, NATIVE, query=True).items()
+    ]
+    final = (
+        "text/event-stream: {index, text} events, then one final event "
+        '{"done": true, finish_reason, samples, usage, timing_ms} or one error event; '
+        "a stream that ends with neither was cut"
+    )
     answers = {
         "200": {
-            "description": "the samples (or an event stream with stream=true)",
+            "description": f"the samples, or with stream=true {final}",
             "content": {
                 "application/json": {"schema": _ref("Generation")},
                 "text/event-stream": {"schema": {"type": "string"}},
             },
         },
-        "400": _error(
-            "invalid parameter, unknown parameter name, unknown model, or a prefix "
-            "that leaves no room for `length`"
+        **_refusals(
+            invalid="invalid, unknown or repeated parameter, unknown model, a prefix that leaves "
+            "no room for `length`, or a malformed JSON body (duplicate keys, nesting over 16 "
+            "levels, unpaired surrogates)"
         ),
-        "503": _error("overloaded (admission limit or queue wait) or not ready", retry=True),
-        "500": _error("internal error; no details are exposed"),
     }
-    body = {
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": params, "additionalProperties": False}
-            }
-        }
-    }
+    properties = spelled_parameters(bounds, NATIVE, query=False)
+    body = {"type": "object", "properties": properties, "additionalProperties": False}
     return {
         "get": {"summary": "Continue a prefix", "parameters": query, "responses": answers},
         "post": {
             "summary": "Continue a prefix (JSON body)",
-            "requestBody": body,
+            "requestBody": {"content": {"application/json": {"schema": body}}},
             "responses": answers,
         },
     }
 
 
-def _completions_path() -> dict:
-    stops = {"type": "string", "minLength": 1}
-    body = {
-        "type": "object",
+def _completions_path(bounds: RequestBounds, spelling: Spelling, neutral: dict) -> dict:
+    properties = spelled_parameters(bounds, spelling, query=False)
+    prompt = properties["prompt"]
+    one = {"type": "array", "items": prompt, "minItems": 1, "maxItems": 1}
+    properties["prompt"] = {"oneOf": [prompt, one], "default": prompt.pop("default")}
+    properties["stream"]["description"] = (
+        "chunks in OpenAI's format; a finished stream ends with `data: [DONE]`, a failed one "
+        "with an error event; one that ends with neither was cut"
+    )
+    include_usage = {"include_usage": {"type": "boolean", "default": False}}
+    properties["stream_options"] = {
+        "type": ["object", "null"],
+        "properties": include_usage,
         "additionalProperties": False,
-        "properties": {
-            "model": {"type": "string"},
-            "prompt": {
-                "oneOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}, "maxItems": 1},
-                ]
-            },
-            "max_tokens": {"type": "integer", "default": 16, "minimum": 1},
-            "temperature": {"type": "number", "default": 1, "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "default": 1, "exclusiveMinimum": 0, "maximum": 1},
-            "top_k": {"type": "integer", "default": 0, "minimum": 0},
-            "n": {"type": "integer", "default": 1, "minimum": 1, "maximum": MAX_NSAMPLES},
-            "stop": {"oneOf": [stops, {"type": "array", "items": stops, "maxItems": MAX_STOPS}]},
-            "seed": {"type": ["integer", "null"], "minimum": 0},
-            "stream": {
-                "type": "boolean",
-                "default": False,
-                "description": "chunks in OpenAI's format, ending with `data: [DONE]`",
-            },
-            "stream_options": {
-                "type": "object",
-                "properties": {"include_usage": {"type": "boolean"}},
-            },
-            "user": {"type": "string"},
-            "echo": {"const": False},
-            "logprobs": {"type": "null"},
-            "suffix": {"type": "null"},
-            "best_of": {"enum": [None, 1]},
-            "presence_penalty": {"enum": [None, 0]},
-            "frequency_penalty": {"enum": [None, 0]},
-            "logit_bias": {"enum": [None, {}]},
-        },
     }
+    properties["user"] = {"type": "string", "description": "only for the caller's bookkeeping"}
+    for name, values in neutral.items():
+        properties[name] = {"enum": list(values), "description": "only this neutral value"}
+    body = {"type": "object", "additionalProperties": False, "properties": properties}
     return {
         "post": {
             "summary": "OpenAI-compatible completions",
@@ -184,9 +156,7 @@ def _completions_path() -> dict:
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
                 },
-                "400": _error("invalid or unsupported parameter, or unknown model"),
-                "503": _error("overloaded or not ready", retry=True),
-                "500": _error("internal error"),
+                **_refusals(invalid="invalid or unsupported parameter, or unknown model"),
             },
         }
     }
@@ -257,17 +227,21 @@ SCHEMAS = {
 }
 
 
-def document(settings: Settings) -> dict:
+def document(bounds: RequestBounds) -> dict:
+
     not_found = {
         "description": "unknown path (JSON error, type not_found); a known path with "
         "the wrong method answers 405 with the same shape"
     }
     paths = {
-        "/generate": _generate_paths(settings),
-        "/v1/completions": _completions_path(),
+        "/generate": _generate_paths(bounds),
+        "/v1/completions": _completions_path(bounds, SPELLING, NEUTRAL),
         "/v1/models": _simple("OpenAI-style model list", {"type": "object"}),
-        "/models": _simple("served models and the default", {"type": "object"}),
-        "/info": _simple("engine, default model, context size, limits", {"type": "object"}),
+        "/models": _simple(
+            "served models (context, vocabulary, longest length each) and the default",
+            {"type": "object"},
+        ),
+        "/info": _simple("engine, default model, each model's limits", {"type": "object"}),
         "/healthz": _simple("the process is alive", {"type": "object"}),
         "/readyz": _simple("models loaded and warm", {"type": "object"}, not_ready=True),
         "/metrics": {
@@ -277,7 +251,11 @@ def document(settings: Settings) -> dict:
                     "200": {
                         "description": "text exposition format",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "403": _error(
+                        "through nginx, only from loopback and private networks by default "
+                        "(GHOST_NGINX_METRICS_ALLOW)"
+                    ),
                 },
             }
         },

@@ -7,61 +7,32 @@ from flask import Blueprint, jsonify, request
 from api import sse
 from api.errors import invalid
 from api.generation import Run, begin
-from api.sampling import generate_args
+from api.request_parsing import parse
+from api.routes.request_input import bounds, client, json_object, query_values
 from api.service import current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("generate", __name__)
 
-REPEATABLE = {"stop"}  # GET /generate?stop=a&stop=b
-
-
-def query_values(args) -> dict:
-    values = {}
-    for name in args:
-        given = args.getlist(name)
-        if len(given) > 1 and name not in REPEATABLE:
-            raise invalid(f"{name} is given {len(given)} times; give it once", name)
-        values[name] = given if name in REPEATABLE else given[0]
-    return values
-
-
-def json_object() -> dict:
-    if not request.get_data():
-        return {}
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise invalid('the body must be a JSON object of parameters, e.g. {"prefix": "…"}')
-    return body
-
 
 @bp.route("/generate", methods=["GET", "POST"])
 def generate():
     service = current()
-    from_query = request.method == "GET"
-    if not from_query and request.args:
+    query = request.method == "GET"
+    if not query and request.args:
         name = next(iter(request.args))
         raise invalid(f"POST takes its parameters in the JSON body, not the query ({name})", name)
-    raw = query_values(request.args) if from_query else json_object()
-    args = generate_args(
-        raw, from_query=from_query, max_prefix_chars=service.settings.max_prefix_chars
-    )
-    model = service.registry.get(args.model)
-    run = begin(
-        model,
-        args.prefix,
-        args.params,
-        stream=args.stream,
-        limits=service.limits,
-        metrics=service.metrics,
-    )
+    raw = query_values(request.args) if query else json_object()
+    parsed = parse(raw, bounds=bounds(), query=query)
+    model = service.registry.get(parsed.model)
+    run = begin(model, parsed, limits=service.limits, metrics=service.metrics, client=client())
     run.wait_started()
-    if args.stream:
+    if parsed.stream:
         return sse.response(_events(run), on_close=run.close)
     samples = run.complete()
     return jsonify(
         model=model.name,
-        prefix=args.prefix,
+        prefix=parsed.prefix,
         samples=[
             {"text": s.text, "finish_reason": s.finish_reason, "tokens": s.tokens} for s in samples
         ],
@@ -71,6 +42,9 @@ def generate():
 
 
 def _events(run: Run):
+    """{index, text} events, then exactly one of: the final event ("done": true) or an error
+    event. A stream that ends with neither was cut (the worker died): clients must treat it
+    as failed."""
     try:
         for sample, text in run.chunks():
             yield sse.event({"index": sample, "text": text})
@@ -81,6 +55,7 @@ def _events(run: Run):
     samples = run.samples
     yield sse.event(
         {
+            "done": True,
             "model": run.model.name,
             "finish_reason": samples[0].finish_reason,
             "samples": [

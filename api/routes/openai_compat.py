@@ -14,26 +14,30 @@ from flask import Blueprint, jsonify
 from api import sse
 from api.errors import invalid
 from api.generation import Run, begin
-from api.routes.generate import json_object
-from api.sampling import SamplingParams, parse_values
+from api.request_parsing import GenerationRequest, Spelling, parse
+from api.routes.request_input import bounds, client, json_object, model_limits
 from api.service import current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("openai", __name__, url_prefix="/v1")
 
-NAMES = {
-    "model": "model",
-    "prompt": "prefix",
-    "max_tokens": "length",
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "n": "nsamples",
-    "stop": "stop",
-    "seed": "seed",
-    "stream": "stream",
-}
-# OpenAI options accepted only at the value that changes nothing.
+# OpenAI's names for the native parameters, and its defaults where they differ from /generate's.
+SPELLING = Spelling(
+    names={
+        "model": "model",
+        "prompt": "prefix",
+        "max_tokens": "length",
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "top_k": "top_k",
+        "n": "nsamples",
+        "stop": "stop",
+        "seed": "seed",
+        "stream": "stream",
+    },
+    defaults={"length": 16, "temperature": 1.0},
+)
+# OpenAI options accepted only at the values that change nothing (as JSON values: false is not 0).
 NEUTRAL = {
     "echo": (False,),
     "logprobs": (None,),
@@ -42,64 +46,49 @@ NEUTRAL = {
     "frequency_penalty": (None, 0),
     "logit_bias": (None, {}),
     "suffix": (None,),
-    "user": None,  # any string: only for the caller's bookkeeping
-    "stream_options": None,  # {"include_usage": bool}
 }
-# OpenAI's defaults where they differ from /generate's.
-DEFAULTS = {"length": 16, "temperature": 1.0}
 # Its finish reasons: both the end token and a stop string are "stop".
 FINISH = {"eos": "stop", "stop": "stop", "length": "length"}
 
 
-def completion_args(body: dict):
+def completion_args(body: dict) -> tuple[GenerationRequest, bool]:
+    """The request, and whether the stream ends with a usage chunk (stream_options)."""
     body = dict(body)
-    include_usage = _pop_neutral(body)
+    include_usage = _stream_options(body.pop("stream_options", None))
+    if "user" in body and not isinstance(body.pop("user"), str):
+        raise invalid("user must be a string (only for the caller's bookkeeping)", "user")
+    for name, neutral in NEUTRAL.items():
+        if name in body and not any(_same_json(body.pop(name), value) for value in neutral):
+            raise invalid(f"{name} is not supported here; leave it out", name)
     if isinstance(body.get("prompt"), list):
         prompts = body["prompt"]
         if len(prompts) != 1 or not isinstance(prompts[0], str):
             raise invalid("prompt must be a string (or a list of exactly one string)", "prompt")
         body["prompt"] = prompts[0]
-    values = {**DEFAULTS, **parse_values(body, from_query=False, names=NAMES)}
-    prefix = values.pop("prefix", "")
-    max_chars = current().settings.max_prefix_chars
-    if len(prefix) > max_chars:
-        raise invalid(f"prompt is {len(prefix)} characters; the limit is {max_chars}", "prompt")
-    model, stream = values.pop("model", None), values.pop("stream", False)
-    params = SamplingParams(**{k: v for k, v in values.items() if v is not None or k == "seed"})
-    return prefix, model, stream, include_usage, params
+    return parse(body, bounds=bounds(), spelling=SPELLING, query=False), include_usage
 
 
-def _pop_neutral(body: dict) -> bool:
-    include_usage = False
-    for name, neutral in NEUTRAL.items():
-        if name not in body:
-            continue
-        value = body.pop(name)
-        if name == "stream_options":
-            include_usage = bool((value or {}).get("include_usage", False))
-        elif name == "user":
-            if not isinstance(value, str):
-                raise invalid("user must be a string", name)
-        elif value not in neutral or isinstance(value, bool) != isinstance(neutral[0], bool):
-            raise invalid(f"{name} is not supported here; leave it out", name)
+def _stream_options(options) -> bool:
+    if options is None:
+        return False
+    if not isinstance(options, dict) or set(options) - {"include_usage"}:
+        raise invalid('stream_options must be {"include_usage": true|false}', "stream_options")
+    include_usage = options.get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        raise invalid("stream_options.include_usage must be true or false", "stream_options")
     return include_usage
+
+
+def _same_json(a, b) -> bool:
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
 @bp.post("/completions")
 def completions():
     service = current()
-    prefix, name, stream, include_usage, params = completion_args(json_object())
-    model = service.registry.get(name)
-    names = {"length": "max_tokens", "prefix": "prompt"}
-    run = begin(
-        model,
-        prefix,
-        params,
-        stream=stream,
-        limits=service.limits,
-        metrics=service.metrics,
-        names=names,
-    )
+    parsed, include_usage = completion_args(json_object())
+    model = service.registry.get(parsed.model)
+    run = begin(model, parsed, limits=service.limits, metrics=service.metrics, client=client())
     run.wait_started()
     head = {
         "id": f"cmpl-{uuid.uuid4().hex}",
@@ -107,7 +96,7 @@ def completions():
         "created": int(time.time()),
         "model": model.name,
     }
-    if stream:
+    if parsed.stream:
         return sse.response(_chunks(run, head, include_usage), on_close=run.close)
     samples = run.complete()
     choices = [
@@ -150,6 +139,7 @@ def models():
             "object": "model",
             "created": int(folder.stat().st_mtime),
             "owned_by": "ghostwriter",
+            **model_limits(name),
         }
         for name, folder in registry.folders.items()
     ]

@@ -1,21 +1,32 @@
-"""Service endpoints: /models, /info, /healthz, /readyz, /metrics, /openapi.json."""
+"""Service endpoints: /models, /info, /healthz, /readyz, /metrics, /openapi.json.
 
-import os
+Public answers say what a client needs to send a valid request (each model's limits) and no more:
+no process ids, queue depths or batching internals. /metrics has those and is for operators
+(nginx lets only loopback and private networks reach it by default).
+"""
 
 from flask import Blueprint, Response, jsonify
 
 from api.errors import ApiError
 from api.openapi import document
+from api.request_parsing import MAX_NSAMPLES, MAX_STOPS
+from api.routes.request_input import bounds, model_limits
 from api.service import current
 
 bp = Blueprint("service", __name__)
+
+
+def _public_model(name: str) -> dict:
+    described = current().registry.describe(name)
+    public = ("name", "ready", "quantization", "base", "step", "eval", "exported_at")
+    return {**{key: described[key] for key in public}, **model_limits(name)}
 
 
 @bp.get("/models")
 def models():
     registry = current().registry
     return jsonify(
-        models=[registry.describe(name) for name in registry.folders], default=registry.default
+        models=[_public_model(name) for name in registry.folders], default=registry.default
     )
 
 
@@ -23,25 +34,19 @@ def models():
 def info():
     service = current()
     registry, settings = service.registry, service.settings
-    default = registry.describe(registry.default) if registry.default else None
     return jsonify(
         engine=settings.engine,
         model=registry.default,
-        n_ctx=default and default["n_ctx"],
-        models=list(registry.folders),
+        models={name: model_limits(name) for name in registry.folders},
         ready=registry.ready.is_set(),
-        pid=os.getpid(),
         limits={
-            "max_inflight": settings.max_inflight,
-            "max_batch_size": settings.max_batch_size,
-            "max_wait_ms": settings.max_wait_ms,
-            "max_queue_wait": settings.max_queue_wait,
-            "max_length": settings.max_length,
+            "max_length": bounds().max_length,
             "max_prefix_chars": settings.max_prefix_chars,
-            "max_nsamples": 8,
+            "max_nsamples": MAX_NSAMPLES,
+            "max_stops": MAX_STOPS,
+            "max_client_inflight": settings.max_client_inflight,
+            "max_queue_wait": settings.max_queue_wait,
         },
-        compute_type=settings.compute_type if settings.engine == "ctranslate2" else "float32",
-        in_flight=service.admission.in_flight,
     )
 
 
@@ -73,4 +78,4 @@ def metrics():
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document(current().settings))
+    return jsonify(document(bounds()))

@@ -1,0 +1,195 @@
+"""Request parsing as pure functions, without a model: every hostile spelling is a 400."""
+
+import json
+
+import pytest
+
+from api.errors import ApiError
+from api.request_parsing import (
+    FLOAT32_TINY,
+    MAX_JSON_DEPTH,
+    NATIVE,
+    GenerationRequest,
+    RequestBounds,
+    SamplingParams,
+    Spelling,
+    check_fits_model,
+    json_body,
+    parse,
+)
+
+BOUNDS = RequestBounds(max_length=50, max_prefix_chars=100, max_vocab=512, models=("tiny",))
+
+
+def parsed(raw, *, query=False, spelling=NATIVE) -> GenerationRequest:
+    return parse(raw, bounds=BOUNDS, spelling=spelling, query=query)
+
+
+def rejected(raw, *, query=False, spelling=NATIVE) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        parsed(raw, query=query, spelling=spelling)
+    assert caught.value.status == 400 and caught.value.type == "invalid_request"
+    return caught.value
+
+
+def test_defaults():
+    request = parsed({})
+    assert request.prefix == "" and request.model is None and request.stream is False
+    assert request.params == SamplingParams()
+
+
+def test_query_strings_are_converted():
+    request = parsed(
+        {
+            "prefix": "Ash",
+            "length": "5",
+            "temperature": "0",
+            "top_k": "40",
+            "top_p": "0.9",
+            "seed": "7",
+            "nsamples": "2",
+            "stop": ["\n", "."],
+            "stream": "true",
+            "model": "tiny",
+        },
+        query=True,
+    )
+    assert request.params == SamplingParams(
+        length=5, temperature=0.0, top_k=40, top_p=0.9, seed=7, nsamples=2, stop=("\n", ".")
+    )
+    assert request.stream is True and request.model == "tiny" and request.prefix == "Ash"
+
+
+def test_null_means_the_default_where_the_schema_allows_it():
+    request = parsed({"model": None, "seed": None, "stop": None})
+    assert request.model is None and request.params == SamplingParams()
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        ({"length": 0}, "length"),
+        ({"length": 51}, "length"),  # over the longest length the served models allow
+        ({"length": 1.5}, "length"),
+        ({"length": 21.0}, "length"),  # an integer is written without a fraction
+        ({"length": "5"}, "length"),  # JSON must carry numbers as numbers
+        ({"length": True}, "length"),
+        ({"temperature": -0.1}, "temperature"),
+        ({"temperature": 2.01}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"top_k": -1}, "top_k"),
+        ({"top_k": 513}, "top_k"),
+        ({"top_k": 2.5}, "top_k"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.01}, "top_p"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**63}, "seed"),
+        ({"seed": "x"}, "seed"),
+        ({"nsamples": 0}, "nsamples"),
+        ({"nsamples": 9}, "nsamples"),
+        ({"stop": ""}, "stop"),
+        ({"stop": ["a", 1]}, "stop"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"prefix": 5}, "prefix"),
+        ({"prefix": "x" * 101}, "prefix"),
+        ({"prefix": None}, "prefix"),
+        ({"model": 3}, "model"),
+        ({"model": "other"}, "model"),
+        ({"stream": "yes"}, "stream"),
+        ({"stream": None}, "stream"),
+        ({"lenght": 5}, "lenght"),
+    ],
+)
+def test_invalid_json_values(raw, param):
+    assert rejected(raw).param == param
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        ({"length": "five"}, "length"),
+        ({"length": "1e3"}, "length"),
+        ({"length": "4_0"}, "length"),
+        ({"length": "+4"}, "length"),
+        ({"length": " 4"}, "length"),
+        ({"length": "4 "}, "length"),
+        ({"length": "٤"}, "length"),  # an Arabic-Indic digit: int() takes it, JSON does not
+        ({"temperature": "nan"}, "temperature"),
+        ({"temperature": "inf"}, "temperature"),
+        ({"temperature": "0_5"}, "temperature"),
+        ({"temperature": "1e999"}, "temperature"),
+        ({"top_p": "0"}, "top_p"),
+        ({"stream": "maybe"}, "stream"),
+        ({"nsamples": "2.0"}, "nsamples"),
+    ],
+)
+def test_invalid_query_values(raw, param):
+    assert rejected(raw, query=True).param == param
+
+
+def test_values_float32_engines_cannot_take_are_clamped_inside_the_range():
+    params = parsed({"top_p": 1e-320, "temperature": 1e-300}).params
+    assert params.top_p == FLOAT32_TINY and params.temperature == 0.0 and params.greedy
+
+
+def test_a_spelling_maps_names_and_defaults_and_errors_use_its_names():
+    spelling = Spelling({"prompt": "prefix", "max_tokens": "length"}, defaults={"length": 16})
+    request = parsed({"prompt": "Ash"}, spelling=spelling)
+    assert request.prefix == "Ash" and request.params.length == 16
+    assert rejected({"max_tokens": 0}, spelling=spelling).param == "max_tokens"
+    assert rejected({"prefix": "Ash"}, spelling=spelling).param == "prefix"  # not its name
+
+
+@pytest.mark.parametrize(
+    ("params", "prompt_tokens", "param"),
+    [
+        (SamplingParams(length=29), 100, "length"),  # context 128 - 100 = 28 left
+        (SamplingParams(length=1), 128, "prefix"),  # no room at all
+        (SamplingParams(length=51), 1, "length"),  # configured max 50
+        (SamplingParams(top_k=513), 1, "top_k"),  # beyond the vocabulary
+    ],
+)
+def test_model_dependent_limits(params, prompt_tokens, param):
+    spelling = Spelling({"prompt": "prefix", "max_tokens": "length", "top_k": "top_k"})
+    request = GenerationRequest("", None, False, params, spelling)
+    with pytest.raises(ApiError) as caught:
+        check_fits_model(
+            request, prompt_tokens=prompt_tokens, n_ctx=128, n_vocab=512, max_length=50
+        )
+    outside = {"length": "max_tokens", "prefix": "prompt"}.get(param, param)
+    assert caught.value.param == outside and outside in caught.value.message
+
+
+def test_model_dependent_limits_accept_the_edges():
+    request = GenerationRequest("", None, False, SamplingParams(length=28, top_k=512))
+    check_fits_model(request, prompt_tokens=100, n_ctx=128, n_vocab=512, max_length=50)
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"prefix": "a", "prefix": "b"}', "prefix is given 2 times"),
+        ('{"stop": {"x": 1, "x": 2}}', "x is given 2 times"),
+        ('{"prefix": "\\ud800"}', "surrogate"),
+        ('{"prefix": "\\udc00x"}', "surrogate"),
+        ('{"\\ud800": 1}', "surrogate"),
+        ("[" * 10_000 + "]" * 10_000, "nests deeper"),
+        ('{"a":' * (MAX_JSON_DEPTH + 1) + "1" + "}" * (MAX_JSON_DEPTH + 1), "nests deeper"),
+        ('{"length": NaN}', "not a JSON number"),
+        ('{"length": Infinity}', "not a JSON number"),
+        ('{"length": 1' + "0" * 5000 + "}", "not valid JSON"),
+        ('{"prefix": "a"', "not valid JSON"),
+    ],
+)
+def test_hostile_json_bodies_are_400s(body, says):
+    with pytest.raises(ApiError) as caught:
+        json_body(body)
+    assert caught.value.status == 400 and says in caught.value.message
+
+
+def test_json_bodies_as_clients_write_them():
+    nested = {"stop": ["[", "{{{", '"]'], "prefix": "a \\ [ { 😀"}
+    assert json_body(json.dumps(nested)) == nested
+    assert json_body(json.dumps(nested, ensure_ascii=False)) == nested
+    assert json_body('{"prefix": "' + "[" * 100 + '"}') == {"prefix": "[" * 100}
+    assert json_body('{"prefix": "\\ud83d\\ude00"}') == {"prefix": "😀"}  # a paired surrogate

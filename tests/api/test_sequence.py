@@ -1,7 +1,7 @@
 """Sequence bookkeeping: what engines report, and how a row's end is told apart."""
 
 from api.engines.ctranslate2_engine import _push_all
-from api.sampling import SamplingParams
+from api.request_parsing import SamplingParams
 from api.sequence import Finished, Request, Token
 
 EOS = 99

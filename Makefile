@@ -45,7 +45,7 @@ test: install lint
 PORT ?= 5000
 serve: install
 	@test -n "$(MODEL)" || { echo "error: name the model: make serve MODEL=$(DATA_DIR)/serving/NAME" >&2; exit 2; }
-	$(PY) -m api.native_stack --model $(MODEL) --port $(PORT)
+	$(PY) -m stack --model $(MODEL) --port $(PORT)
 
 # The whole product on this machine, offline: serve the crawler's bundled sample site on
 # 127.0.0.1 and crawl it, prepare, make a from-scratch base, fine-tune for MINUTES, evaluate,
@@ -58,7 +58,7 @@ NAME ?= $(SOURCE)
 demo: install
 	SOURCE=$(SOURCE) ARTIST="$(ARTIST)" LIMIT=$(LIMIT) BASE=$(BASE) MINUTES=$(MINUTES) NAME=$(NAME) \
 	  GHOST_DATA_DIR=$(DATA_DIR) PYTHON=$(PY) bash deploy/pipeline.sh
-	$(PY) -m api.native_stack --model $(DATA_DIR)/serving/$(NAME) --port $(PORT)
+	$(PY) -m stack --model $(DATA_DIR)/serving/$(NAME) --port $(PORT)
 
 # Speed and memory of every stage on this machine (GPT-2-124M shape, ~10 minutes): writes
 # bench/results/<timestamp>.json and prints the table. `make test` runs a smoke version.

@@ -70,7 +70,7 @@ def _timed(call) -> float:
 def measure(model_dir: Path, pairs: int) -> dict:
     from api import create_app
     from api.generation import begin
-    from api.native_stack import models_folder
+    from stack import models_folder
     from api.sampling import SamplingParams
 
     params = SamplingParams(

@@ -97,7 +97,7 @@ def run(
     profile_dir: Path | None = None,
 ) -> dict:
     """profile_dir: when given, py-spy samples the worker during each level (not the warm-up)."""
-    from api.native_stack import NativeStack, models_folder
+    from stack import NativeStack, models_folder
 
     serving_dir = Path(serving_dir).resolve()
     prefix = workload.prompt_text(serving_dir)

@@ -16,7 +16,6 @@ Defaults follow the base model's size:
 import argparse
 import contextlib
 import fcntl
-import json
 import math
 import re
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contracts import read_hparams
 from model import checkpoint_file, paths, run_record, token_data, training_log
 from model.errors import UsageError
 
@@ -181,7 +181,7 @@ def new_record(args, base_dir: Path, dataset: dict) -> dict:
         "format": run_record.FORMAT,
         "run": args.run,
         "base": args.base,
-        "base_hparams": json.loads((base_dir / "hparams.json").read_text()),
+        "base_hparams": read_hparams(base_dir),
         "dataset": dataset,
         "created_at": run_record.now(),
     }
@@ -203,7 +203,7 @@ def train_session(
     with tempfile.TemporaryDirectory(prefix=".tokens-", dir=run_dir) as folder:
         # Pre-encoded tokens: gpt2.finetune reads an .npz without encoding the text again.
         tokens_npz = Path(folder) / "train.npz"
-        np.savez(tokens_npz, train_tokens)
+        token_data.save_npz(tokens_npz, train_tokens)
         session = training.Session(
             run_dir=run_dir,
             base_dir=base_dir,
@@ -260,7 +260,7 @@ def resumable(args, run_dir: Path, settings: dict, sha: str):
 
 def run(args) -> int:
     base_dir = paths.base_path(args.base).resolve()
-    hparams = json.loads((base_dir / "hparams.json").read_text())
+    hparams = read_hparams(base_dir)
     settings = resolve_settings(args, hparams)
     run_dir = run_folder(args.run).resolve()
     dataset = args.dataset.resolve()

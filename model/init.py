@@ -5,9 +5,10 @@ gpt-2-simple's own model code, in a downloaded model's layout (`models/NAME/`: h
 encoder.json, vocab.bpe, checkpoint, model.ckpt.*), so finetune, evaluate and export treat it
 exactly like `model download`'s.
 
-The vocabulary has exactly --vocab-size ids (50257 for --shape 124M). A corpus too small to learn
-that many merges gets unused filler ids (see tokenizer.pad_tokens): the embedding's shape is what
-benchmarks and hparams promise, and no text ever encodes to a filler.
+Dimensions not named by a flag come from model.sizing's rule: sized for the corpus and the
+fine-tuning budget (--minutes). The vocabulary is what the BPE learned, up to --vocab-size ids,
+`<|endoftext|>` last; --exact-vocab (implied by --shape 124M, whose embedding is 50257 wide) pads
+it with unused filler ids when the corpus runs out of merges (see tokenizer.pad_tokens).
 """
 
 import json
@@ -16,12 +17,13 @@ import shutil
 import time
 from pathlib import Path
 
-from model import paths, tokenizer
+from contracts import HPARAMS
+from model import paths, sizing, tokenizer
 from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 
-# Defaults for the offline demo model: small enough to train visibly in a few CPU minutes.
-DEFAULTS = {"n_vocab": 8000, "n_ctx": 256, "n_embd": 256, "n_head": 4, "n_layer": 4}
+# The fine-tuning budget a model is sized for when --minutes is not given: the demo's.
+DEFAULT_MINUTES = 4.0
 # Named shapes: real GPT-2 dimensions with random weights, for benchmarks.
 SHAPES = {"124M": {"n_vocab": 50257, "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12}}
 # Below this a corpus cannot teach a vocabulary; it is almost certainly the wrong file.
@@ -41,11 +43,23 @@ FLAGS = {
 def add_arguments(parser) -> None:
     parser.add_argument("name", help="base model name: written to $GHOST_DATA_DIR/models/NAME")
     parser.add_argument("--corpus", required=True, type=Path, help="UTF-8 text to learn BPE from")
-    parser.add_argument("--vocab-size", type=int, help=f"default {DEFAULTS['n_vocab']}")
-    parser.add_argument("--n-layer", type=int, help=f"default {DEFAULTS['n_layer']}")
-    parser.add_argument("--n-embd", type=int, help=f"default {DEFAULTS['n_embd']}")
-    parser.add_argument("--n-head", type=int, help=f"default {DEFAULTS['n_head']}")
-    parser.add_argument("--n-ctx", type=int, help=f"default {DEFAULTS['n_ctx']}")
+    sized = "default: sized for the corpus and --minutes (model/sizing.py)"
+    parser.add_argument("--vocab-size", type=int, help=f"most ids to learn; {sized}")
+    parser.add_argument("--n-layer", type=int, help=sized)
+    parser.add_argument("--n-embd", type=int, help=sized)
+    parser.add_argument("--n-head", type=int, help=sized)
+    parser.add_argument("--n-ctx", type=int, help=f"default {sizing.N_CTX}")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=DEFAULT_MINUTES,
+        help=f"fine-tuning budget the model is sized for; default {DEFAULT_MINUTES:g}",
+    )
+    parser.add_argument(
+        "--exact-vocab",
+        action="store_true",
+        help="pad the vocabulary to exactly --vocab-size with unused ids if merges run out",
+    )
     parser.add_argument(
         "--shape", choices=sorted(SHAPES), help="GPT-2's exact dimensions (random weights)"
     )
@@ -53,8 +67,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--force", action="store_true", help="replace an existing base model")
 
 
-def resolve_hparams(args) -> dict:
-    """hparams.json's content from the flags: a named shape, or defaults overridden by flags."""
+def resolve_hparams(args, *, corpus_bytes: int) -> dict:
+    """hparams.json's content from the flags: a named shape, or the sizing rule's shape for this
+    corpus and budget overridden by flags (n_vocab: the most ids to learn)."""
     given = {key: getattr(args, flag) for key, flag in FLAGS.items()}
     given = {key: value for key, value in given.items() if value is not None}
     if args.shape:
@@ -62,7 +77,10 @@ def resolve_hparams(args) -> dict:
             names = ", ".join(f"--{FLAGS[k].replace('_', '-')}" for k in given)
             raise UsageError(f"--shape {args.shape} fixes every dimension; drop {names}")
         return dict(SHAPES[args.shape])
-    hparams = {**DEFAULTS, **given}
+    if not (args.minutes > 0 and args.minutes < float("inf")):
+        raise UsageError(f"--minutes must be a positive number, got {args.minutes}")
+    sized = sizing.choose_shape(corpus_bytes=corpus_bytes, minutes=args.minutes)
+    hparams = {**sized, **given}
     for key, value in hparams.items():
         if value < 1:
             raise UsageError(f"--{FLAGS[key].replace('_', '-')} must be positive, got {value}")
@@ -119,24 +137,37 @@ def write_random_checkpoint(folder: Path, hparams: dict, *, seed: int) -> None:
             saver.save(session, str(folder / "model.ckpt"))
 
 
+def describe_vocab(stats: dict, *, asked: int) -> None:
+    if stats["padded"]:
+        print(
+            f"corpus yielded {stats['merges']} merges; padded the vocabulary with "
+            f"{stats['padded']} unused tokens to reach n_vocab={asked}"
+        )
+    elif stats["n_vocab"] < asked:
+        print(
+            f"corpus yielded {stats['merges']} merges: vocabulary of {stats['n_vocab']} ids "
+            f"(at most {asked} asked; --exact-vocab pads to it)"
+        )
+
+
 def run(args) -> int:
     started = time.monotonic()
     if not NAME_PATTERN.fullmatch(args.name):
         raise UsageError(f"base model name {args.name!r}: use letters, digits, '.', '_', '-'")
-    hparams = resolve_hparams(args)
     check_corpus(args.corpus)
+    hparams = resolve_hparams(args, corpus_bytes=args.corpus.stat().st_size)
     target = paths.models_dir() / args.name
     if target.exists() and not args.force:
         raise UsageError(f"base model {target} already exists; pass --force to replace it")
     staging = staging_folder(target)
     try:
-        stats = tokenizer.train_tokenizer(args.corpus, staging, n_vocab=hparams["n_vocab"])
-        if stats["padded"]:
-            print(
-                f"corpus yielded {stats['merges']} merges; padded the vocabulary with "
-                f"{stats['padded']} unused tokens to reach n_vocab={hparams['n_vocab']}"
-            )
-        (staging / "hparams.json").write_text(json.dumps(hparams, indent=2) + "\n")
+        exact = args.exact_vocab or args.shape is not None
+        stats = tokenizer.train_tokenizer(
+            args.corpus, staging, n_vocab=hparams["n_vocab"], exact=exact
+        )
+        describe_vocab(stats, asked=hparams["n_vocab"])
+        hparams["n_vocab"] = stats["n_vocab"]
+        (staging / HPARAMS).write_text(json.dumps(hparams, indent=2) + "\n")
         write_random_checkpoint(staging, hparams, seed=args.seed)
         swap_in(staging, target)
     finally:

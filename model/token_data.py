@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model import tokenizer
 from model.errors import UsageError
 
 
@@ -33,12 +34,22 @@ def read_text(path: Path, *, what: str) -> str:
 
 
 def encode_file(model_dir: Path, path: Path, *, what: str) -> np.ndarray:
-    """The file's token ids [tokens] with gpt-2-simple's own encoder, exactly as finetune reads it
-    (`<|endoftext|>` in the text is encoded as its ordinary BPE pieces)."""
-    from gpt_2_simple.src.encoder import get_encoder
-
+    """The file's token ids [tokens] in the model's vocabulary: every `<|endoftext|>` separator
+    is the one end id (GPT-2's 50256; the last id of `model init`'s), the documents between them
+    are encoded exactly as gpt-2-simple's encoder would (tokenizers' BPE is the same, faster)."""
     text = read_text(path, what=what)
-    return np.asarray(get_encoder(str(model_dir)).encode(text), dtype=np.int32)
+    fast = tokenizer.load_fast_tokenizer(model_dir)
+    eos_id = fast.token_to_id(tokenizer.EOS_TOKEN)
+    if eos_id is None:
+        raise UsageError(f"{model_dir}/encoder.json has no {tokenizer.EOS_TOKEN}; re-make the base")
+    ids = tokenizer.encode_documents(text, lambda doc: fast.encode(doc).ids, eos_id=eos_id)
+    return np.asarray(ids, dtype=np.int32)
+
+
+def save_npz(path: Path, tokens: np.ndarray) -> None:
+    """A pre-encoded dataset for gpt2.finetune: its load_dataset takes an .npz's arrays as token
+    ids as they are, so the end id stays one id instead of being re-encoded from text."""
+    np.savez(path, tokens.astype(np.int32))
 
 
 def check_longer_than_context(tokens: np.ndarray, *, n_ctx: int, path: Path, what: str) -> None:

@@ -5,17 +5,20 @@ GPT-2's formats, as gpt-2-simple's encoder reads them:
   byte→unicode table (space is "Ġ", newline "Ċ"), so no token contains real whitespace.
 - `vocab.bpe`: a "#version" header line, then one merge "left right" per line in rank order, and
   a final newline (the reader drops the first and the last line).
-- `<|endoftext|>` is the last id (n_vocab-1). The encoder has no special tokens: text containing
-  "<|endoftext|>" encodes as ordinary pieces.
+- `<|endoftext|>` is the last id (n_vocab-1), a special token: only the document separator of
+  training text becomes that id (see `encode_documents`); the same characters inside a document
+  encode as ordinary pieces, so a model learns to end a text, not to spell the separator.
 
 Ids are laid out like GPT-2's own: the 256 byte symbols first, then each merge's result in merge
-order, then padding (see `pad_tokens`), then `<|endoftext|>`.
+order, then padding if an exact size was asked for (see `pad_tokens`), then `<|endoftext|>`.
 """
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-EOS_TOKEN = "<|endoftext|>"
+from contracts import EOS_TOKEN
+
 BYTE_SYMBOLS = 256
 
 
@@ -37,11 +40,35 @@ def byte_symbols() -> list[str]:
     return [symbols[b] for b in range(256)]
 
 
+def documents(corpus: Path) -> Iterator[str]:
+    """The corpus's documents without their separators: the BPE learns from text alone, so no
+    vocabulary entry is spent on spelling `<|endoftext|>` (training text never encodes it as
+    pieces; see `encode_documents`)."""
+    with corpus.open(encoding="utf-8") as text:
+        pending = ""
+        while block := text.read(1 << 20):
+            *whole, pending = (pending + block).split(EOS_TOKEN)
+            yield from whole
+        yield pending
+
+
+def encode_documents(text: str, encode: Callable[[str], list[int]], *, eos_id: int) -> list[int]:
+    """Token ids of a training text: each document's ordinary encoding, and exactly one `eos_id`
+    for each `<|endoftext|>` separator between or after them."""
+    ids: list[int] = []
+    for number, document in enumerate(text.split(EOS_TOKEN)):
+        if number:
+            ids.append(eos_id)
+        ids.extend(encode(document))
+    return ids
+
+
 def train_merges(corpus: Path, *, max_merges: int) -> list[tuple[str, str]]:
     """Learns up to `max_merges` byte-level BPE merges from a UTF-8 text file, in rank order.
 
     Pre-tokenization is GPT-2's regex without a prefix space, exactly what gpt-2-simple's encoder
-    applies, so the merges apply the same way at encode time.
+    applies, so the merges apply the same way at encode time. Separators are left out of what it
+    learns from (see `documents`).
     """
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
@@ -53,7 +80,7 @@ def train_merges(corpus: Path, *, max_merges: int) -> list[tuple[str, str]]:
         special_tokens=[],
         show_progress=False,
     )
-    tokenizer.train([str(corpus)], trainer)
+    tokenizer.train_from_iterator(documents(corpus), trainer)
     merges = json.loads(tokenizer.to_str())["model"]["merges"]
     # Older `tokenizers` releases store a merge as "left right", newer ones as [left, right].
     return [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
@@ -62,9 +89,9 @@ def train_merges(corpus: Path, *, max_merges: int) -> list[tuple[str, str]]:
 def pad_tokens(vocab: dict[str, int], count: int) -> list[str]:
     """`count` filler tokens that no merge produces, so encoding never emits them.
 
-    Why pad at all: n_vocab fixes the embedding's shape (GPT-2 124M's is exactly 50257), but a
-    small corpus runs out of pairs to merge before the vocabulary is full. Filler tokens keep the
-    shape exact and deterministic; they are unreachable from text, and decode to their own name.
+    Padding happens only when an exact size is asked for (`model init --shape 124M`: GPT-2's
+    embedding is exactly 50257 wide) and the corpus runs out of pairs to merge first. Fillers are
+    unreachable from text, but a model can still sample them: serving bans their ids.
     """
     fillers, number = [], 0
     while len(fillers) < count:
@@ -75,16 +102,18 @@ def pad_tokens(vocab: dict[str, int], count: int) -> list[str]:
     return fillers
 
 
-def build_vocab(merges: list[tuple[str, str]], *, n_vocab: int) -> dict[str, int]:
-    """encoder.json's mapping: bytes, merge results, padding up to n_vocab-1, then EOS last."""
-    assert n_vocab > BYTE_SYMBOLS, n_vocab
+def build_vocab(merges: list[tuple[str, str]], *, pad_to: int | None = None) -> dict[str, int]:
+    """encoder.json's mapping: bytes, merge results, fillers up to pad_to-1 ids if given, then EOS
+    last. Without pad_to the vocabulary is exactly what was learned, plus EOS."""
     vocab: dict[str, int] = {}
     for token in byte_symbols() + [left + right for left, right in merges]:
         # Two different merges can spell the same string; the token keeps its first id.
         vocab.setdefault(token, len(vocab))
-    assert EOS_TOKEN not in vocab and len(vocab) < n_vocab, (len(vocab), n_vocab)
-    for token in pad_tokens(vocab, n_vocab - 1 - len(vocab)):
-        vocab[token] = len(vocab)
+    assert EOS_TOKEN not in vocab, "the separator is never learned as text"
+    if pad_to is not None:
+        assert len(vocab) < pad_to, (len(vocab), pad_to)
+        for token in pad_tokens(vocab, pad_to - 1 - len(vocab)):
+            vocab[token] = len(vocab)
     vocab[EOS_TOKEN] = len(vocab)
     return vocab
 
@@ -96,18 +125,22 @@ def write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[tuple[str,
     (folder / "vocab.bpe").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def train_tokenizer(corpus: Path, folder: Path, *, n_vocab: int) -> dict:
-    """Trains a byte-level BPE of exactly n_vocab ids on `corpus` and writes it into `folder`."""
+def train_tokenizer(corpus: Path, folder: Path, *, n_vocab: int, exact: bool = False) -> dict:
+    """Trains a byte-level BPE of at most n_vocab ids (exactly n_vocab when `exact`, padded with
+    fillers if the corpus runs out of merges) on `corpus` and writes it into `folder`.
+    Returns {"n_vocab": ids written, "merges", "padded": filler count}."""
     merges = train_merges(corpus, max_merges=n_vocab - 1 - BYTE_SYMBOLS)
-    vocab = build_vocab(merges, n_vocab=n_vocab)
+    vocab = build_vocab(merges, pad_to=n_vocab if exact else None)
     write_tokenizer(folder, vocab, merges)
-    padded = n_vocab - 1 - BYTE_SYMBOLS - len(set(a + b for a, b in merges))
-    return {"n_vocab": n_vocab, "merges": len(merges), "padded": padded}
+    learned = len(set(byte_symbols()) | {left + right for left, right in merges})
+    padded = len(vocab) - 1 - learned
+    return {"n_vocab": len(vocab), "merges": len(merges), "padded": padded}
 
 
 def load_fast_tokenizer(folder: Path):
     """A `tokenizers.Tokenizer` from encoder.json + vocab.bpe that encodes exactly like
-    gpt-2-simple's encoder (byte-level, GPT-2 regex, no prefix space, no special tokens).
+    gpt-2-simple's encoder (byte-level, GPT-2 regex, no prefix space, no special tokens: text is
+    text; only `encode_documents` turns separators into the end id).
     Light: imports no TensorFlow, so the serving path can use it."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 

@@ -49,13 +49,26 @@ def test_gpt2_simple_loads_the_base(tiny_base):
 
 def test_124m_shape_has_gpt2_dimensions():
     args = init_args(shape="124M")
-    assert init.resolve_hparams(args) == {
+    assert init.resolve_hparams(args, corpus_bytes=10_000) == {
         "n_vocab": 50257,
         "n_ctx": 1024,
         "n_embd": 768,
         "n_head": 12,
         "n_layer": 12,
     }
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({}, {"n_layer": 4, "n_embd": 128, "n_vocab": 900}),
+        ({"n_embd": 96, "vocab_size": 300}, {"n_layer": 4, "n_embd": 96, "n_vocab": 300}),
+        ({"minutes": 0.5}, {"n_layer": 2, "n_embd": 64}),
+    ],
+)
+def test_unnamed_dimensions_follow_the_sizing_rule(flags, expected):
+    hparams = init.resolve_hparams(init_args(**flags), corpus_bytes=60_000)
+    assert {key: hparams[key] for key in expected} == expected
 
 
 def init_args(**flags):

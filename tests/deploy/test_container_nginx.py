@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from api import native_stack
+import stack as native_stack
 from tests.deploy.deploy_files import DOCKERFILES, REPO_ROOT, parse_dockerfile
 
 PROBE = REPO_ROOT / "docker" / "uwsgi_probe.py"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from api import config, native_stack
+import stack as native_stack
+from api import config
 from tests.deploy.deploy_files import (
     DOCKERFILES,
     REPO_ROOT,

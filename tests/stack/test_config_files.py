@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from api import native_stack
-from api.native_stack import NGINX_DEFAULTS, PLACEHOLDER, SITE_TEMPLATE, read_env_file, render
+import stack as native_stack
+from stack import NGINX_DEFAULTS, PLACEHOLDER, SITE_TEMPLATE, read_env_file, render
 
 
 def template_variables() -> set[str]:

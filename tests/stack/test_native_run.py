@@ -1,4 +1,4 @@
-"""`python -m api.native_stack` (what `make serve` runs): foreground, URL printed, Ctrl-C stops."""
+"""`python -m stack` (what `make serve` runs): foreground, URL printed, Ctrl-C stops."""
 
 import contextlib
 import os
@@ -13,13 +13,13 @@ import psutil
 import pytest
 import requests
 
-from api.native_stack import REPO_ROOT, NativeStack, StackError, free_port
+from stack import REPO_ROOT, NativeStack, StackError, free_port
 from tests.fixtures.stack import make_stack
 
 
 def run_cli(*args: str, env=None, **options) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "api.native_stack", *args],
+        [sys.executable, "-m", "stack", *args],
         cwd=REPO_ROOT,
         env={**os.environ, **(env or {})},
         text=True,

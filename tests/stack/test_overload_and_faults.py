@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from api.native_stack import stop_process
+from stack import stop_process
 from tests.fixtures.stack import worker_pids
 
 GENERATE = {"prefix": "Ash and Pikachu were", "length": 24}

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from api.native_stack import REPO_ROOT, stop_process
+from stack import REPO_ROOT, stop_process
 from tests.fixtures.stack import make_stack
 from tests.stack.dns_responder import DnsResponder
 

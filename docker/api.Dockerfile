@@ -1,15 +1,20 @@
 # syntax=docker/dockerfile:1
-# The api image: Flask under uWSGI with the `serve` extra only (CTranslate2, tokenizers): no
+# The api image: Flask under uWSGI with the `serve` extra only (llama.cpp, tokenizers): no
 # TensorFlow. Layers go from least to most often changed: OS packages, Python deps, then code.
 
+# The wheels stage is the same, line for line, in trainer.Dockerfile: the layer cache builds it
+# once for both images (llama.cpp's compile takes minutes).
 FROM python:3.11-slim AS wheels
-# uWSGI ships as source on PyPI: compile it here so the runtime image carries no compiler.
-# Build tools are taken at the base image's Debian release; pinning exact versions would break
-# the build whenever Debian publishes a security update.
+# uWSGI and llama-cpp-python ship as source on PyPI: compile them here so the runtime image
+# carries no compiler. Build tools are taken at the base image's Debian release; pinning exact
+# versions would break the build whenever Debian publishes a security update.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && apt-get install -y --no-install-recommends gcc g++ libc6-dev \
  && rm -rf /var/lib/apt/lists/*
+# llama.cpp compiles for the building CPU by default; an image runs on other hosts, so it targets
+# x86-64-v3 (AVX2, FMA, F16C: Intel since 2013, AMD since 2015) instead.
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 WORKDIR /build
 COPY pyproject.toml ./
 # The dependency list comes from pyproject's `serve` extra, so this layer is rebuilt only when
@@ -26,15 +31,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GHOST_DATA_DIR=/data \
     GHOST_MODELS_DIR=/data/serving \
     GHOST_UWSGI_SOCKET=:3031
-# /data belongs to the same user in both images: whichever container first mounts the named
-# volume initialises it from its image, and the trainer must be able to write there.
-RUN groupadd --system --gid 10001 ghost \
+# libgomp: llama.cpp's CPU backend runs its threads with OpenMP. /data belongs to the same user
+# in both images: whichever container first mounts the named volume initialises it from its
+# image, and the trainer must be able to write there.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 ghost \
  && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost \
  && mkdir /data && chown ghost:ghost /data
 # Installed from a bind mount of the build stage: the wheels never become a layer of this image.
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index /wheels/*.whl
 WORKDIR /app
+COPY contracts.py ./
 COPY api/ api/
 COPY docker/uwsgi_probe.py /usr/local/bin/uwsgi_probe.py
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.

@@ -1,7 +1,28 @@
 # syntax=docker/dockerfile:1
 # The trainer image: the whole pipeline (crawl → prepare → base → fine-tune → evaluate → export)
-# with the `crawl` and `train` extras (Scrapy, TensorFlow CPU, gpt-2-simple, CTranslate2).
+# with the `crawl` and `train` extras (Scrapy, TensorFlow CPU, gpt-2-simple, llama.cpp).
 # It writes only into the data volume at /data; the api image serves what it exports.
+
+# The same wheels stage as api.Dockerfile's, line for line, so the layer cache builds it once:
+# it compiles llama-cpp-python (export's parity check runs the serving engine) for x86-64-v3.
+FROM python:3.11-slim AS wheels
+# uWSGI and llama-cpp-python ship as source on PyPI: compile them here so the runtime image
+# carries no compiler. Build tools are taken at the base image's Debian release; pinning exact
+# versions would break the build whenever Debian publishes a security update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc g++ libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+# llama.cpp compiles for the building CPU by default; an image runs on other hosts, so it targets
+# x86-64-v3 (AVX2, FMA, F16C: Intel since 2013, AMD since 2015) instead.
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+WORKDIR /build
+COPY pyproject.toml ./
+# The dependency list comes from pyproject's `serve` extra, so this layer is rebuilt only when
+# pyproject.toml changes, not on every code edit.
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print('\n'.join(deps))" > requirements.txt \
+ && pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+
 FROM python:3.11-slim
 # HOME in /tmp: TensorFlow, Keras and Matplotlib keep caches there, and /app is not writable.
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,15 +31,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \
     TF_CPP_MIN_LOG_LEVEL=2 \
     GHOST_DATA_DIR=/data
-RUN groupadd --system --gid 10001 ghost \
+# libgomp: llama.cpp's CPU backend runs its threads with OpenMP.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 ghost \
  && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost \
  && mkdir /data && chown ghost:ghost /data
 WORKDIR /app
 COPY pyproject.toml ./
 # Dependencies before code: this (large) layer is rebuilt only when pyproject.toml changes.
-RUN python -c "import tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(extras['crawl'] + extras['train']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
+# Packages the wheels stage compiled come from its bind mount, the rest from PyPI.
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    python -c "import tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(extras['crawl'] + extras['train']))" > /tmp/requirements.txt \
+ && pip install --no-cache-dir --find-links /wheels -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
+COPY contracts.py ./
 COPY crawler/ crawler/
 COPY corpus/ corpus/
 COPY model/ model/

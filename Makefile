@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 DEB_PACKAGES := nginx-light chromium chromium-driver gettext-base
 DEB_COMMANDS := nginx chromium chromedriver envsubst
 
-.PHONY: install test lint format serve demo bench clean
+.PHONY: install test compose-test lint format serve demo bench clean
 
 install: $(VENV)/.installed
 	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || [ -x /usr/sbin/$$c ] || missing=1; done; \
@@ -39,6 +39,22 @@ format: install
 
 test: install lint
 	$(VENV)/bin/pytest
+
+# docker-compose.yml for real, without Docker: podman (runc, netavark networks, aardvark-dns names)
+# serves the Docker API to the Compose CLI; deploy/podman/bases.sh stands in python:3.11-slim and
+# nginx:1.28 from Debian packages (built once, rebuilt when their recipe changes). Needs root.
+COMPOSE_DEB_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap
+COMPOSE_DEB_COMMANDS := podman runc debootstrap iptables
+compose-test: install
+	@missing=""; for c in $(COMPOSE_DEB_COMMANDS); do command -v $$c >/dev/null || [ -x /usr/sbin/$$c ] || missing=1; done; \
+	[ -x /usr/lib/podman/netavark ] && [ -x /usr/lib/podman/aardvark-dns ] || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(COMPOSE_DEB_PACKAGES) >/dev/null; \
+	  else echo "compose-test needs root for podman; run: sudo make compose-test" >&2; exit 2; fi; \
+	fi
+	CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf bash deploy/podman/bases.sh
+	$(VENV)/bin/pytest tests/compose -m compose -p no:cacheprovider
 
 # nginx on :5000 in front of uWSGI, in the foreground with the project's own config files;
 # Ctrl-C stops both. `make serve MODEL=data/serving/NAME [PORT=5000]`.

@@ -3,20 +3,13 @@
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from stack import REPO_ROOT, free_port, stop_process
 
 
 def uwsgi_command(module: str, port: int, *, processes: int) -> list[str]:
@@ -51,18 +44,6 @@ def wait_ready(process: subprocess.Popen, port: int, *, timeout_s: float, log: P
     raise RuntimeError(f"uWSGI not ready in {timeout_s} s:\n{log.read_text()[-2000:]}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to uWSGI's process group (master and workers); SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-
-
 @contextlib.contextmanager
 def uwsgi_server(module: str, *, base_dir: Path, processes: int, log: Path, ready_s: float = 300):
     """Yields (port, master pid) of a ready server for `module` serving the model at base_dir."""
@@ -79,10 +60,11 @@ def uwsgi_server(module: str, *, base_dir: Path, processes: int, log: Path, read
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() reaches every worker
+            start_new_session=True,  # its own session, so a lingering stop reaches every worker
         )
     try:
         wait_ready(process, port, timeout_s=ready_s, log=log)
         yield port, process.pid
     finally:
-        stop(process)
+        # SIGTERM: the master exits and takes its workers along (--die-on-term).
+        stop_process(process, signal.SIGTERM, timeout=15)

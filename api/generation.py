@@ -135,20 +135,21 @@ class Run:
             limits.pacer.opened()
 
     def wait_started(self) -> None:
-        """Returns once the engine has taken the request; 503 after max_queue_wait."""
-        queue_deadline = self.request.enqueued_at + self.limits.max_queue_wait
+        """Returns once the engine has taken the request; 503 after max_queue_wait (or past
+        the request's deadline, if that comes first)."""
+        queue_deadline = min(self.request.enqueued_at + self.limits.max_queue_wait, self.deadline)
         while not self.request.started.wait(self._wait_slice(queue_deadline)):
             self._check_client()
-            if time.monotonic() < queue_deadline or not self.model.scheduler.withdraw(self.request):
-                continue
-            self.close()
-            self.metrics.rejected.labels("queue_timeout").inc()
-            raise ApiError(
-                f"waited {self.limits.max_queue_wait:g} s for the engine; the server is busy, "
-                "retry shortly",
-                type="overloaded",
-                retry_after=self.limits.retry_after_s,
-            )
+            if time.monotonic() >= queue_deadline and self.model.scheduler.withdraw(self.request):
+                self._check_deadline()
+                self.close()
+                self.metrics.rejected.labels("queue_timeout").inc()
+                raise ApiError(
+                    f"waited {self.limits.max_queue_wait:g} s for the engine; the server is "
+                    "busy, retry shortly",
+                    type="overloaded",
+                    retry_after=self.limits.retry_after_s,
+                )
 
     def _wait_slice(self, until: float) -> float:
         """How long to block before looking again at the client and the clock."""

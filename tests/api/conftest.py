@@ -12,21 +12,25 @@ LOAD_TIMEOUT_S = 60
 
 
 def settings_for(serving_model, **overrides) -> dict:
-    return {
-        "models_dir": serving_model.models_dir,
-        "compute_type": "float32",
-        "max_wait_ms": 2,
-        **overrides,
-    }
+    return {"models_dir": serving_model.models_dir, **overrides}
 
 
 @pytest.fixture
-def make_app(tiny_serving_model):
-    """make_app(**settings) → a loaded, warm app over the float32 tiny model; closed after."""
+def make_app(request):
+    """make_app(**settings) → a loaded, warm app over the float32 tiny model; closed after.
+
+    With engine="tensorflow" it serves the tiny checkpoint itself (the reference engine).
+    """
     apps = []
 
     def make(*, wait_ready: bool = True, **overrides):
-        app = create_app(settings_for(tiny_serving_model, **overrides))
+        if overrides.get("engine") == "tensorflow":
+            checkpoints = request.getfixturevalue("tiny_base").data_dir / "models"
+            app = create_app({"models_dir": checkpoints, **overrides})
+        else:
+            app = create_app(
+                settings_for(request.getfixturevalue("tiny_serving_model"), **overrides)
+            )
         apps.append(app)
         if wait_ready:
             assert service(app).registry.wait_ready(LOAD_TIMEOUT_S), "model did not load"

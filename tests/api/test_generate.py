@@ -80,7 +80,7 @@ def test_length_fills_the_context_exactly(client):
 @pytest.mark.timeout(300)
 def test_concurrent_mixed_requests_match_alone(make_app):
     """32 requests at once, batched together, each get exactly their solo answer."""
-    app = make_app(max_batch_size=32, max_wait_ms=200)
+    app = make_app(max_client_inflight=64)  # all 32 come from one address
     client = app.test_client()
     requests = []
     for number in range(32):

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import create_app, registry
+from api.request_parsing import NATIVE_NAMES
 from tests.api.conftest import LOAD_TIMEOUT_S, service, settings_for
 
 ROUTES = {
@@ -29,12 +30,19 @@ def test_models_lists_the_model_and_default(client):
     [model] = body["models"]
     assert model["name"] == "tiny" and model["n_ctx"] == 128 and model["ready"] is True
     assert model["quantization"] == "float32"
+    # The longest length is the model's: its context less one prompt token, under GHOST_MAX_LENGTH.
+    assert (model["max_length"], model["n_vocab"]) == (127, 512)
 
 
-def test_info(client):
+def test_info_reports_each_models_limits_and_no_internals(client):
     body = client.get("/info").get_json()
-    assert body["engine"] == "ctranslate2" and body["model"] == "tiny" and body["n_ctx"] == 128
-    assert body["limits"]["max_inflight"] == 64 and body["ready"] is True
+    assert body["model"] == "tiny" and body["ready"] is True
+    assert body["models"] == {"tiny": {"n_ctx": 128, "n_vocab": 512, "max_length": 127}}
+    assert body["limits"]["max_length"] == 127 and body["limits"]["max_nsamples"] == 8
+    assert not {"pid", "in_flight"} & set(body), body
+    assert not {"max_inflight", "max_slots", "kv_tokens"} & set(body["limits"]), body["limits"]
+    [listed] = client.get("/v1/models").get_json()["data"]
+    assert (listed["n_ctx"], listed["max_length"], listed["n_vocab"]) == (128, 127, 512)
 
 
 def test_health_and_ready(client):
@@ -68,6 +76,13 @@ def test_unknown_model_is_a_400(client):
         ("length=0", "length"),
         ("length=abc", "length"),
         ("length=100000", "length"),
+        ("length=128", "length"),  # the tiny model's context is 128: at most 127
+        ("length=4_0", "length"),
+        ("length=%2B4", "length"),
+        ("length=%204", "length"),
+        ("length=4.0", "length"),
+        ("temperature=1_0", "temperature"),
+        ("top_p=Infinity", "top_p"),
         ("temperature=-1", "temperature"),
         ("temperature=3", "temperature"),
         ("top_k=-5", "top_k"),
@@ -99,11 +114,62 @@ def test_invalid_query_parameters(client, query, param):
         ({"stop": [""]}, "stop"),
         ({"unknown": 1}, "unknown"),
         ({"top_k": 513}, "top_k"),
+        ({"length": 21.0}, "length"),
+        ({"model": ""}, "model"),
     ],
 )
 def test_invalid_json_parameters(client, body, param):
     response = client.post("/generate", json=body)
     assert response.status_code == 400 and response.get_json()["error"]["param"] == param
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        ("/generate", '{"prefix": "a", "prefix": "b"}', "given 2 times"),
+        ("/generate", '{"prefix": "\\ud800"}', "surrogate"),
+        ("/v1/completions", '{"prompt": "\\udfff"}', "surrogate"),
+        ("/generate", "[" * 10_000 + "]" * 10_000, "nests deeper"),
+        ("/v1/completions", '{"prompt": "hi", "stream_options": "x"}', "stream_options"),
+        ("/v1/completions", '{"prompt": "hi", "stream_options": {"include_usage": {}}}', "true"),
+        ("/v1/completions", '{"prompt": []}', "prompt"),
+        ("/v1/completions", '{"prompt": "hi", "echo": 0}', "echo"),
+        ("/v1/completions", '{"prompt": "hi", "user": null}', "user"),
+    ],
+)
+def test_hostile_json_bodies_are_400s(client, path, body, says):
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    error = response.get_json()["error"]
+    assert error["type"] == "invalid_request" and says in error["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"prefix": "Ash", "length": 2, "top_p": 1e-320},  # clamped to float32's smallest normal
+        {"prefix": "Ash", "length": 2, "temperature": 1e-300},  # greedy
+        {"prefix": "Ash", "length": 2, "model": None, "seed": None, "stop": None},
+    ],
+)
+def test_edge_values_the_schema_allows_are_served(client, body):
+    response = client.post("/generate", json=body)
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+def test_json_bodies_need_the_json_content_type(client, content_type):
+    # A cross-site page can post text/plain and forms without asking: they are refused.
+    for path in ("/generate", "/v1/completions"):
+        response = client.post(path, data='{"prefix": "x"}', content_type=content_type)
+        assert response.status_code == 415, (path, content_type)
+        assert response.get_json()["error"]["type"] == "invalid_request"
+    charset = client.post(
+        "/generate", data='{"length": 1}', content_type="application/json; charset=utf-8"
+    )
+    assert charset.status_code == 200
 
 
 @pytest.mark.parametrize("data", [b"[1, 2]", b"{not json", b'"text"'])
@@ -186,10 +252,15 @@ def test_openapi_describes_every_route_and_parameter(app, client):
     assert document["openapi"].startswith("3.")
     served = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     assert served == ROUTES == set(document["paths"])
-    from api.sampling import PARAMETERS
-
-    query = {p["name"] for p in document["paths"]["/generate"]["get"]["parameters"]}
-    assert query == set(PARAMETERS)
+    query = {p["name"]: p["schema"] for p in document["paths"]["/generate"]["get"]["parameters"]}
+    assert set(query) == set(NATIVE_NAMES)
+    # The ranges are the server's own, model limits included.
+    assert query["length"]["maximum"] == 127 and query["top_k"]["maximum"] == 512
+    completions = document["paths"]["/v1/completions"]["post"]
+    body = completions["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert body["max_tokens"]["default"] == 16 and body["n"]["maximum"] == 8
+    assert body["model"]["enum"] == ["tiny", None]
+    assert {"400", "413", "414", "415", "429", "503"} <= set(completions["responses"])
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             assert operation["responses"], (path, method)
@@ -246,7 +317,7 @@ def test_import_loads_nothing_and_serving_never_imports_tensorflow(tiny_serving_
     [
         ({"GHOST_MAX_INFLIGHT": "many"}, "GHOST_MAX_INFLIGHT"),
         ({"GHOST_ENGINE": "pytorch"}, "GHOST_ENGINE"),
-        ({"GHOST_MAX_BATCH_SIZE": "0"}, "GHOST_MAX_BATCH_SIZE"),
+        ({"GHOST_KV_TOKENS": "0"}, "GHOST_KV_TOKENS"),
         ({"GHOST_DEFAULT_MODEL": "absent"}, "GHOST_DEFAULT_MODEL"),
     ],
 )
@@ -265,7 +336,7 @@ def test_settings_precedence(tiny_serving_model, monkeypatch):
     monkeypatch.setenv("GHOST_MAX_INFLIGHT", "7")
     monkeypatch.setenv("GHOST_MAX_LENGTH", "9")
     settings = service(create_app({"max_length": 11})).settings
-    assert (settings.max_inflight, settings.max_length, settings.max_batch_size) == (7, 11, 32)
+    assert (settings.max_inflight, settings.max_length, settings.max_slots) == (7, 11, 32)
 
 
 def test_several_models_chosen_per_request(tiny_serving_model, tiny_serving_model_int8, tmp_path):

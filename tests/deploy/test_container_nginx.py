@@ -22,6 +22,7 @@ import stack as native_stack
 from tests.deploy.deploy_files import DOCKERFILES, REPO_ROOT, parse_dockerfile
 
 PROBE = REPO_ROOT / "docker" / "uwsgi_probe.py"
+RESOLVER_STEP = REPO_ROOT / "docker" / "nginx-resolver.envsh"
 
 
 def image_env(name: str) -> dict[str, str]:
@@ -32,8 +33,22 @@ def image_env(name: str) -> dict[str, str]:
     return env
 
 
+def sourced_like_the_image(env: dict[str, str]) -> dict[str, str]:
+    """The environment after the image's entrypoint sourced docker/nginx-resolver.envsh."""
+    result = subprocess.run(
+        ["sh", "-c", '. "$0" && env -0', str(RESOLVER_STEP)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    return dict(item.split("=", 1) for item in result.stdout.split("\0") if item)
+
+
 def render_like_the_image(env: dict[str, str]) -> str:
     """envsubst over the template with the names the official entrypoint would pass it."""
+    env = sourced_like_the_image(env)
     selected = [
         name for name in env if re.search(image_env("nginx")["NGINX_ENVSUBST_FILTER"], name)
     ]
@@ -88,7 +103,9 @@ def test_rendering_keeps_nginx_variables_and_fills_every_ghost_variable(containe
     for nginx_variable in ("$binary_remote_addr", "$ghost_api", "$request_uri", "$status"):
         assert nginx_variable in conf
     assert "set $ghost_api api:3031;" in conf
-    assert "resolver 127.0.0.11 valid=10s" in conf
+    # `local`: the nameservers of the container's resolv.conf (here, this machine's).
+    nameservers = re.findall(r"^nameserver\s+(\S+)", Path("/etc/resolv.conf").read_text(), re.M)
+    assert f"resolver {nameservers[0]}" in conf and "valid=10s" in conf
 
 
 def test_container_config_passes_nginx_t(container_dir):

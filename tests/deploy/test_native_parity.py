@@ -93,7 +93,8 @@ def test_nginx_finds_the_api_service_on_its_uwsgi_port(services):
     assert services[host]["expose"] == [port]
     assert port_of(dockerfile_env("api")["GHOST_UWSGI_SOCKET"]) == int(port)
     assert port_of(uwsgi_default_socket()) == int(port)
-    assert NGINX_DEFAULTS["GHOST_NGINX_RESOLVER"] == "127.0.0.11"  # Docker's embedded DNS
+    # The container's own DNS (Docker's embedded server), read by docker/nginx-resolver.envsh.
+    assert NGINX_DEFAULTS["GHOST_NGINX_RESOLVER"] == "local"
 
 
 def test_k8s_uses_the_same_ports_and_variables():

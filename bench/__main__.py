@@ -1,13 +1,11 @@
 """`python -m bench [--smoke]`: every benchmark in one run, on this machine.
 
 Writes bench/results/<timestamp>.json and prints a markdown table with the targets. Each section
-runs on its own: one that fails is recorded as failed (with its error), one whose module is not
-in this checkout as missing, and the others still run.
+runs on its own: one that fails is recorded as failed (with its error) and the others still run.
 """
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -18,7 +16,19 @@ from pathlib import Path
 
 import psutil
 
-from bench import engine_ceiling, models, report, serving, workload
+from bench import (
+    api_ceiling,
+    engine_ceiling,
+    models,
+    open_loop,
+    prepare,
+    report,
+    serving,
+    soak,
+    traffic,
+    training,
+    workload,
+)
 from bench.original_designs import measure as original_designs
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -27,8 +37,10 @@ DURATIONS = {
     "serving": (20.0, 2.0),
     "engine": (10.0, 1.0),
     "originals": (25.0, 2.0),
+    "open_loop": (40.0, 3.0),
 }
 PREPARE_MB = (500, 2)
+SMOKE_REQUESTS_PER_RATE = 12
 
 
 def parse_args(argv):
@@ -61,20 +73,21 @@ def pick(durations: tuple, smoke: bool):
 
 
 def run_prepare(args, model):
-    return import_entry("bench.prepare").run(size_mb=pick(PREPARE_MB, args.smoke))
+    return prepare.run(size_mb=pick(PREPARE_MB, args.smoke))
 
 
 def run_training(args, model):
-    return import_entry("bench.training").run(smoke=args.smoke)
+    return training.run(smoke=args.smoke)
 
 
 def run_api_ceiling(args, model):
-    return import_entry("bench.api_ceiling").run(model_dir=model.serving_dir, smoke=args.smoke)
+    return api_ceiling.run(model_dir=model.serving_dir, smoke=args.smoke)
 
 
 def run_engine_ceiling(args, model):
     return engine_ceiling.run(
         model_dir=model.serving_dir,
+        ctranslate2_dir=model.ctranslate2_dir,
         batches=workload.LEVELS,
         duration_s=pick(DURATIONS["engine"], args.smoke),
         **engine_ceiling.api_engine_settings(),
@@ -82,7 +95,6 @@ def run_engine_ceiling(args, model):
 
 
 def run_serving(args, model):
-    import_entry("api.native_stack")
     return serving.run(
         serving_dir=model.serving_dir,
         levels=workload.LEVELS,
@@ -102,25 +114,44 @@ def run_original_designs(args, model):
     )
 
 
+def capacity(args, model) -> float:
+    """The engine ceiling's batch-32 tokens/s from this run, measured now if it did not run."""
+    ceiling = args.sections.get("engine_ceiling", {})
+    if ceiling.get("status") != "ok":
+        ceiling = {"result": run_engine_ceiling(args, model)}
+    return report.level(ceiling["result"]["levels"], "batch", max(workload.LEVELS))["tokens_per_s"]
+
+
+def run_open_loop(args, model):
+    return open_loop.run(
+        serving_dir=model.serving_dir,
+        capacity_tokens_per_s=capacity(args, model),
+        mix=traffic.SMOKE_MIX if args.smoke else traffic.FULL_MIX,
+        duration_s=pick(DURATIONS["open_loop"], args.smoke),
+        log_dir=args.results / f"{args.stamp}-logs",
+        max_requests=SMOKE_REQUESTS_PER_RATE if args.smoke else None,
+    )
+
+
+def run_soak(args, model):
+    return soak.run(
+        serving_dir=model.serving_dir,
+        plan=soak.SMOKE_PLAN if args.smoke else soak.FULL_PLAN,
+        mix=soak.SMOKE_SOAK_MIX if args.smoke else soak.SOAK_MIX,
+    )
+
+
 # In run order: the serving figures and their ceiling back to back, on the same machine state.
 SECTIONS = {
     "engine_ceiling": run_engine_ceiling,
     "serving": run_serving,
+    "open_loop": run_open_loop,
+    "soak": run_soak,
     "api_ceiling": run_api_ceiling,
     "original_designs": run_original_designs,
     "prepare": run_prepare,
     "training": run_training,
 }
-
-
-class MissingEntry(Exception):
-    """A benchmark module that another stage provides is not in this checkout."""
-
-
-def import_entry(name: str):
-    if importlib.util.find_spec(name) is None:
-        raise MissingEntry(f"{name} is not in this checkout")
-    return importlib.import_module(name)
 
 
 def run_section(function, args, model) -> dict:
@@ -129,8 +160,6 @@ def run_section(function, args, model) -> dict:
     started = time.monotonic()
     try:
         result = {"status": "ok", "result": function(args, model)}
-    except MissingEntry as missing:
-        result = {"status": "missing", "reason": str(missing)}
     except Exception:  # a broken section must not cost the others their figures
         result = {"status": "failed", "error": traceback.format_exc(limit=8)}
     result["seconds"] = round(time.monotonic() - started, 1)
@@ -195,6 +224,7 @@ def main(argv=None) -> int:
         "serving_dir": str(model.serving_dir),
     }
     path = args.results / f"{args.stamp}.json"
+    args.sections = result["sections"]  # a section may use an earlier one's figures
     for name in chosen:
         print(f"bench: {name} …", file=sys.stderr, flush=True)
         result["sections"][name] = run_section(SECTIONS[name], args, model)

@@ -70,8 +70,9 @@ def event_tokens(event: dict) -> tuple[int, int | None]:
     return (count if isinstance(count, int) else 1), None
 
 
-def record_events(sample: Sample, text: str, now: float) -> str:
-    """Consumes complete SSE events from text; returns the unconsumed rest."""
+def record_events(sample: Sample, text: str, now: float, count=event_tokens) -> str:
+    """Consumes complete SSE events from text; returns the unconsumed rest. count(event) gives
+    (tokens in the event, total completion tokens if it is the final event)."""
     *events, rest = text.split("\n\n")
     for raw in events:
         data = "".join(line[5:].strip() for line in raw.splitlines() if line.startswith("data:"))
@@ -81,29 +82,49 @@ def record_events(sample: Sample, text: str, now: float) -> str:
         if "error" in event:
             sample.error = f"event:{event['error'].get('type', 'error')}"
             continue
-        count, total = event_tokens(event)
+        tokens, total = count(event)
         if total is not None:
-            count = max(0, total - sample.tokens)  # the final usage is authoritative
-        if count:
+            tokens = max(0, total - sample.tokens)  # the final usage is authoritative
+        if tokens:
             sample.first_token = sample.first_token if sample.first_token else now
-            sample.tokens += count
-            sample.arrivals.append((now, count))
+            sample.tokens += tokens
+            sample.arrivals.append((now, tokens))
     return rest
 
 
-async def one_request(host: str, port: int, path: str, *, stream: bool, clock) -> Sample:
+def request_bytes(host: str, port: int, path: str, body: dict | None) -> bytes:
+    """A GET of path, or a POST of body as JSON."""
+    head = f"Host: {host}:{port}\r\nConnection: close\r\n"
+    if body is None:
+        return f"GET {path} HTTP/1.1\r\n{head}\r\n".encode("ascii")
+    payload = json.dumps(body).encode("utf-8")
+    head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    return f"POST {path} HTTP/1.1\r\n{head}\r\n".encode("ascii") + payload
+
+
+async def one_request(
+    host: str,
+    port: int,
+    path: str,
+    *,
+    stream: bool,
+    clock,
+    body: dict | None = None,
+    count=event_tokens,
+) -> Sample:
+    """One request (a POST when body is given); count reads a stream's events (record_events)."""
     sample = Sample(started=clock())
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
-        writer.write(request.encode("ascii"))
+        writer.write(request_bytes(host, port, path, body))
         status, headers = await read_head(reader)
         pending, body = "", b""
         # A piece may end inside a multi-byte character: decode incrementally.
         decoder = codecs.getincrementaldecoder("utf-8")()
         async for piece in body_pieces(reader, headers):
             if stream and status == 200:
-                pending = record_events(sample, pending + decoder.decode(piece), clock())
+                text = pending + decoder.decode(piece)
+                pending = record_events(sample, text, clock(), count)
             else:
                 body += piece
         if status != 200:

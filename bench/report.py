@@ -1,10 +1,17 @@
 """Targets checked against a result, and the result as a markdown table."""
 
+from bench import traffic_report
+from bench.markdown import table, target
+
 # (target, stack level, engine batch or original design, required ratio)
 ENGINE_TARGETS = ((32, 32, 0.85), (1, 1, 0.85))
 ORIGINAL_TARGETS = ((8, 8, 10.0), (32, 8, 10.0))
 TTFT_TARGET_MS = 100.0
 STACK_RSS_TARGET_MB = 600.0
+# Closed loop through nginx: 1 client (what llama-server gives one client here), 32 clients
+# (the stack's JSON figure before the scheduler), and 32 clients' p50 against 1 client's.
+CLOSED_LOOP_TOKENS_PER_S = ((1, 137.0), (32, 724.0))
+CLOSED_LOOP_P50_TIMES = 2.0
 
 
 def section_result(result: dict, name: str) -> dict | None:
@@ -22,10 +29,6 @@ def stack_level(serving: dict | None, concurrency: int, mode: str = "stream") ->
         return None
     rows = [row for row in serving["levels"] if row.get("mode", "stream") == mode]
     return level(rows, "concurrency", concurrency)
-
-
-def target(name: str, measured: str, passed: bool | None, note: str = "") -> dict:
-    return {"target": name, "measured": measured, "passed": passed, "note": note}
 
 
 def engine_targets(serving: dict | None, engine: dict | None) -> list[dict]:
@@ -62,6 +65,37 @@ def latency_memory_targets(serving: dict | None) -> list[dict]:
     else:
         rows.append(target("whole stack ≤ 600 MB RSS", "not measured", None))
     return rows
+
+
+def closed_loop_targets(serving: dict | None) -> list[dict]:
+    """Judged on plain JSON, as the figures they were set from; the streaming figure beside."""
+    rows = []
+    for clients, floor in CLOSED_LOOP_TOKENS_PER_S:
+        name = f"closed loop c{clients} ≥ {floor:.0f} tokens/s"
+        plain, stream = stack_level(serving, clients, "json"), stack_level(serving, clients)
+        if not plain:
+            rows.append(target(name, "not measured", None))
+            continue
+        note = f"streaming: {stream['tokens_per_s']:.0f}" if stream else ""
+        measured = f"{plain['tokens_per_s']:.0f} tokens/s"
+        rows.append(target(name, measured, plain["tokens_per_s"] >= floor, note))
+    one, many = stack_level(serving, 1, "json"), stack_level(serving, 32, "json")
+    name = f"closed loop c32 p50 latency ≤ {CLOSED_LOOP_P50_TIMES:g}× c1"
+    if one and many and one["latency_ms"]["p50"] and many["latency_ms"]["p50"]:
+        times = many["latency_ms"]["p50"] / one["latency_ms"]["p50"]
+        measured = (
+            f"{times:.1f}× ({many['latency_ms']['p50']:.0f} vs {one['latency_ms']['p50']:.0f} ms)"
+        )
+        rows.append(target(name, measured, times <= CLOSED_LOOP_P50_TIMES))
+    else:
+        rows.append(target(name, "not measured", None))
+    return rows
+
+
+def batch1_ms_per_token(engine: dict | None) -> float | None:
+    """The engine's time per token with one sequence (the engine ceiling's batch 1)."""
+    row = engine and level(engine["levels"], "batch", 1)
+    return 1000 / row["tokens_per_s"] if row and row["tokens_per_s"] else None
 
 
 def original_targets(serving: dict | None, originals: dict | None) -> list[dict]:
@@ -124,6 +158,11 @@ def evaluate_targets(result: dict) -> list[dict]:
     return [
         *engine_targets(serving, engine),
         *latency_memory_targets(serving),
+        *closed_loop_targets(serving),
+        *traffic_report.open_loop_targets(
+            section_result(result, "open_loop"), batch1_ms_per_token(engine)
+        ),
+        *traffic_report.soak_targets(section_result(result, "soak")),
         *original_targets(serving, originals),
         *foreign_targets(api_ceiling_targets, section_result(result, "api_ceiling")),
         *foreign_targets(prepare_targets, section_result(result, "prepare")),
@@ -136,19 +175,6 @@ def foreign_targets(judge, figures: dict | None) -> list[dict]:
         return judge(figures)
     except (KeyError, TypeError, ValueError) as error:
         return [target(f"{judge.__name__}", f"unreadable result ({error!r})", None)]
-
-
-def table(header: list[str], rows: list[list]) -> list[str]:
-    def cell(value) -> str:
-        if value is None:
-            return "–"
-        if isinstance(value, float):
-            return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
-    return lines
 
 
 def serving_lines(serving: dict) -> list[str]:
@@ -275,6 +301,8 @@ SECTION_LINES = {
     "api_ceiling": api_ceiling_lines,
     "prepare": prepare_lines,
     "training": training_lines,
+    "open_loop": traffic_report.open_loop_lines,
+    "soak": traffic_report.soak_lines,
 }
 
 

@@ -89,6 +89,24 @@ def measure_level(
     return result
 
 
+@contextlib.contextmanager
+def native_stack(serving_dir: Path, app_env: dict[str, str]):
+    """The native nginx → uWSGI → API stack serving only serving_dir, per-client limits raised."""
+    from stack import NativeStack, models_folder
+
+    with (
+        models_folder([serving_dir]) as models_dir,
+        NativeStack(
+            models_dir=models_dir,
+            default_model=serving_dir.name,
+            app_env=app_env,
+            nginx_env=NGINX_UNLIMITED,
+            ready_timeout=300.0,
+        ) as stack,
+    ):
+        yield stack
+
+
 def run(
     *,
     serving_dir: Path,
@@ -97,21 +115,10 @@ def run(
     profile_dir: Path | None = None,
 ) -> dict:
     """profile_dir: when given, py-spy samples the worker during each level (not the warm-up)."""
-    from stack import NativeStack, models_folder
-
     serving_dir = Path(serving_dir).resolve()
     prefix = workload.prompt_text(serving_dir)
     settings = app_settings(levels)
-    with (
-        models_folder([serving_dir]) as models_dir,
-        NativeStack(
-            models_dir=models_dir,
-            default_model=serving_dir.name,
-            app_env=settings,
-            nginx_env=NGINX_UNLIMITED,
-            ready_timeout=300.0,
-        ) as stack,
-    ):
+    with native_stack(serving_dir, settings) as stack:
         idle = PeakMemory({"uwsgi": [stack.uwsgi_pid], "nginx": [stack.nginx_pid]})
         with idle:
             pass

@@ -53,10 +53,11 @@ def test_targets_pass_and_miss_on_the_thresholds():
     assert got["c32 ≥ 10× load_once at c8"] is True
 
 
-def test_missing_sections_leave_targets_unjudged():
-    empty = {"sections": {"serving": {"status": "missing", "reason": "api not here"}}}
+def test_failed_sections_leave_targets_unjudged():
+    empty = {"sections": {"serving": {"status": "failed", "error": "Traceback …"}}}
     targets = report.evaluate_targets(empty)
-    assert len(targets) == 8
+    # The stack's eight, three closed-loop, one for the open loop, one for the soak.
+    assert len(targets) == 13
     assert all(t["passed"] is None and t["measured"] == "not measured" for t in targets)
 
 

@@ -130,6 +130,7 @@ def run_open_loop(args, model):
         duration_s=pick(DURATIONS["open_loop"], args.smoke),
         log_dir=args.results / f"{args.stamp}-logs",
         max_requests=SMOKE_REQUESTS_PER_RATE if args.smoke else None,
+        build_llama_server=not args.smoke,
     )
 
 

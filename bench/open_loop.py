@@ -194,14 +194,19 @@ def engine_shape(app_env: dict[str, str]) -> dict:
     }
 
 
-def run_llama_server(serving_dir: Path, plan, shape: dict, *, timeout_s, log_dir: Path) -> dict:
-    """The same plan against llama-server; skipped, with the reason, where it cannot run."""
+def run_llama_server(
+    serving_dir: Path, plan, shape: dict, *, timeout_s, log_dir: Path, build: bool
+) -> dict:
+    """The same plan against llama-server; skipped, with the reason, where it cannot run.
+    build: build the binary when it is not cached (minutes; a smoke run does not)."""
     from api.engines.llama_engine import MODEL_FILE
     from stack import free_port
 
     gguf = serving_dir / MODEL_FILE
     if not gguf.is_file():
         return {"skipped": f"no {MODEL_FILE} in {serving_dir} (the export writes it)"}
+    if not (build or llama_server.binary_path().is_file()):
+        return {"skipped": "llama-server is not built yet (a full `make bench` builds it)"}
     try:
         binary, build_s = llama_server.ensure_binary()
     except llama_server.BuildError as error:
@@ -227,7 +232,7 @@ def run(
     duration_s: float,
     log_dir: Path,
     max_requests: int | None = None,
-    compare: bool = True,
+    build_llama_server: bool = True,
 ) -> dict:
     """capacity_tokens_per_s: the engine ceiling's batch-32 rate measured in the same run."""
     serving_dir = Path(serving_dir).resolve()
@@ -250,9 +255,12 @@ def run(
         "nginx_env": NGINX_UNLIMITED,
         "ghostwriter": ours,
     }
-    if compare:
-        shape = engine_shape(app_env)
-        result["llama_server"] = run_llama_server(
-            serving_dir, plan, shape, timeout_s=timeout_s, log_dir=log_dir
-        )
+    result["llama_server"] = run_llama_server(
+        serving_dir,
+        plan,
+        engine_shape(app_env),
+        timeout_s=timeout_s,
+        log_dir=log_dir,
+        build=build_llama_server,
+    )
     return result

@@ -239,7 +239,7 @@ def run(
     plan = rate_plan(capacity_tokens_per_s, mix, duration_s, max_requests)
     # A request may wait behind a full backlog at 100 %: bound it well past the window.
     timeout_s = max(60.0, 3 * duration_s)
-    app_env: dict[str, str] = {}  # the product's own admission and engine settings
+    app_env = serving.one_client({})  # otherwise the product's own settings
     with serving.native_stack(serving_dir, app_env) as stack:
         groups = {"worker": serving.worker_pids(stack.uwsgi_pid), "nginx": [stack.nginx_pid]}
         ours = measure_rates(

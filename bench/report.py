@@ -31,7 +31,14 @@ def stack_level(serving: dict | None, concurrency: int, mode: str = "stream") ->
     return level(rows, "concurrency", concurrency)
 
 
+def serving_engine(engine: dict | None) -> dict | None:
+    """The engine ceiling's figures for the engine the API serves with (llama.cpp); its top
+    level holds CTranslate2's, the capacity reference."""
+    return engine and engine.get("llama", engine)
+
+
 def engine_targets(serving: dict | None, engine: dict | None) -> list[dict]:
+    engine = serving_engine(engine)
     rows = []
     for stack_c, batch, ratio in ENGINE_TARGETS:
         name = f"c{stack_c} ≥ {ratio:.0%} of engine batch-{batch} tokens/s"
@@ -93,7 +100,8 @@ def closed_loop_targets(serving: dict | None) -> list[dict]:
 
 
 def batch1_ms_per_token(engine: dict | None) -> float | None:
-    """The engine's time per token with one sequence (the engine ceiling's batch 1)."""
+    """The serving engine's time per token with one sequence (the engine ceiling's batch 1)."""
+    engine = serving_engine(engine)
     row = engine and level(engine["levels"], "batch", 1)
     return 1000 / row["tokens_per_s"] if row and row["tokens_per_s"] else None
 
@@ -202,12 +210,23 @@ def serving_lines(serving: dict) -> list[str]:
 
 
 def engine_lines(engine: dict) -> list[str]:
-    rows = [[r["batch"], r["tokens_per_s"], r["ms_per_call"]] for r in engine["levels"]]
-    title = (
-        f"### Engine ceiling: CTranslate2 generate_batch, {engine['compute_type']}, "
-        f"{engine['inter_threads']}×{engine['intra_threads'] or 'auto'} threads"
+    """The serving engine's rows (llama.cpp), then the CTranslate2 reference's."""
+    reference = (
+        f"CTranslate2 {engine['compute_type']} generate_batch "
+        f"({engine['inter_threads']}×{engine['intra_threads'] or 'auto'} threads)"
     )
-    return [title, "", *table(["batch", "tokens/s", "ms per call"], rows)]
+    engines = [(reference, engine)]
+    if "llama" in engine:
+        engines.insert(
+            0, (f"llama.cpp step API ({engine['llama']['threads']} threads)", engine["llama"])
+        )
+    rows = [
+        [name, row["batch"], row["tokens_per_s"], row["ms_per_call"]]
+        for name, figures in engines
+        for row in figures["levels"]
+    ]
+    header = ["engine", "batch", "tokens/s", "ms per call"]
+    return ["### Engine ceiling: raw tokens/s, no HTTP, no API", "", *table(header, rows)]
 
 
 def originals_lines(originals: dict) -> list[str]:

@@ -27,9 +27,17 @@ NGINX_UNLIMITED = {
 
 
 def app_settings(levels: tuple[int, ...]) -> dict[str, str]:
-    """Admission and batching sized so the highest level is served, never refused."""
-    top = max(levels)
-    return {"GHOST_MAX_INFLIGHT": str(2 * top), "GHOST_MAX_BATCH_SIZE": str(top)}
+    """Admission sized so the highest level is served, never refused."""
+    return {"GHOST_MAX_INFLIGHT": str(2 * max(levels))}
+
+
+def one_client(app_env: dict[str, str]) -> dict[str, str]:
+    """app_env with the API's per-client cap raised to its overall admission limit: like nginx,
+    the API would take the benchmark's one address for a single greedy client."""
+    from api.config import Settings
+
+    limit = app_env.get("GHOST_MAX_INFLIGHT", str(Settings.max_inflight))
+    return {**app_env, "GHOST_MAX_CLIENT_INFLIGHT": limit}
 
 
 MODES = {"stream": True, "json": False}
@@ -117,7 +125,7 @@ def run(
     """profile_dir: when given, py-spy samples the worker during each level (not the warm-up)."""
     serving_dir = Path(serving_dir).resolve()
     prefix = workload.prompt_text(serving_dir)
-    settings = app_settings(levels)
+    settings = one_client(app_settings(levels))
     with native_stack(serving_dir, settings) as stack:
         idle = PeakMemory({"uwsgi": [stack.uwsgi_pid], "nginx": [stack.nginx_pid]})
         with idle:

@@ -110,7 +110,7 @@ def growth_pct(series: list[tuple[int, float]], since: int) -> float:
 def run(*, serving_dir, plan: SoakPlan, mix: traffic.Mix) -> dict:
     requests = soak_requests(mix, plan.warm_up + plan.requests)
     started = time.monotonic()
-    with serving.native_stack(serving_dir, {}) as stack:
+    with serving.native_stack(serving_dir, serving.one_client({})) as stack:
         master = stack.uwsgi_pid
         warm_errors = asyncio.run(
             drive(stack.url, requests[: plan.warm_up], concurrency=plan.concurrency, on_done=int)

@@ -2,10 +2,10 @@
 
 import argparse
 import importlib
-import os
 import sys
 
 from contracts import ArtifactError
+from model import native_logs
 from model.errors import UsageError
 
 # Subcommand → module. Modules are imported only when chosen, so `--help` and light commands
@@ -27,13 +27,23 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else argv
+    # Decided before any subcommand's module is imported: importing TensorFlow already logs.
+    verbose = "-v" in argv or "--verbose" in argv
+    native_logs.configure(verbose)
+    with native_logs.filtered_stderr(verbose=verbose):
+        return run_command(argv)
+
+
+def run_command(argv: list[str]) -> int:
     parser = OneLineParser(prog="python -m model", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    argv = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in argv if a in COMMANDS), None)
     for name, module_name in COMMANDS.items():
         sub = subparsers.add_parser(name, help=f"see python -m model {name} --help")
+        sub.add_argument(
+            "-v", "--verbose", action="store_true", help="also TensorFlow's own log lines"
+        )
         if name == chosen:
             importlib.import_module(module_name).add_arguments(sub)
     args = parser.parse_args(argv)

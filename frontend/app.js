@@ -12,6 +12,7 @@ const el = (id) => document.getElementById(id);
 const state = {
   controller: null, // AbortController of the request in flight
   retryTimer: null, // countdown interval while waiting out a 503/429
+  maxLength: {}, // each served model's longest length, from /models
 };
 
 function setStatus(text) {
@@ -81,9 +82,9 @@ function describeUsage(payload) {
     `prompt tokens · ${reason}`;
 }
 
-// Applies one server-sent event; returns true when the generation is over.
+// Applies one server-sent event; returns true when the generation is over: the final event
+// ("done": true) or an error event. A stream that closes without either was cut.
 function handleEvent(event) {
-  if (event.data === "[DONE]") return true;
   const payload = JSON.parse(event.data);
   if (payload.error) {
     showError(payload.error.message);
@@ -91,7 +92,7 @@ function handleEvent(event) {
   }
   // The page asks for one sample; its events carry index 0.
   if (payload.index === 0 && payload.text) appendContinuation(payload.text);
-  if (payload.finish_reason) {
+  if (payload.done === true) {
     el("usage").textContent = describeUsage(payload);
     return true;
   }
@@ -144,8 +145,16 @@ function scheduleRetry(seconds, reason) {
   }, 1000);
 }
 
+// Nothing was generated: the prefix must not stay in the Text box as if it were output.
+function clearOutput() {
+  el("output-prefix").textContent = "";
+  el("output-continuation").textContent = "";
+  el("copy").disabled = true;
+}
+
 async function handleRejection(response) {
   const error = await readError(response);
+  clearOutput();
   if (response.status === 503 || response.status === 429) {
     const reason = error.type === "not_ready"
       ? "The model is still loading."
@@ -188,7 +197,10 @@ async function generate() {
     }
   } catch (err) {
     if (err.name === "AbortError") setStatus("Stopped.");
-    else showError(`Could not reach the server (${err.message}). Check that it is running.`);
+    else {
+      if (!el("output-continuation").textContent) clearOutput();
+      showError(`Could not reach the server (${err.message}). Check that it is running.`);
+    }
   }
   if (!state.retryTimer) setRunning(false);
 }
@@ -223,8 +235,14 @@ async function copyText() {
   setStatus("Copied to the clipboard.");
 }
 
-function modelNames(body) {
-  return (body.models || []).map((m) => m.name);
+// The Length field's range follows the selected model's longest length (its context less one
+// prompt token, under the server's GHOST_MAX_LENGTH).
+function followModelLimits() {
+  const limit = state.maxLength[el("model").value];
+  if (!limit) return;
+  const length = el("length");
+  length.max = String(limit);
+  if (Number(length.value) > limit) length.value = String(limit);
 }
 
 async function loadModels() {
@@ -234,28 +252,18 @@ async function loadModels() {
     if (!response.ok) throw new Error((await readError(response)).message);
     const body = await response.json();
     const select = el("model");
-    for (const name of modelNames(body)) {
+    for (const model of body.models || []) {
       const option = document.createElement("option");
-      option.value = name;
-      option.textContent = name;
-      option.selected = name === body.default;
+      option.value = model.name;
+      option.textContent = model.name;
+      option.selected = model.name === body.default;
       select.append(option);
+      state.maxLength[model.name] = model.max_length;
     }
+    followModelLimits();
     hint.textContent = select.options.length ? "" : "No model is being served.";
   } catch (err) {
     hint.textContent = `Could not list models: ${err.message}`;
-  }
-}
-
-// The length control's range follows the server's configured maximum (GHOST_MAX_LENGTH).
-async function loadLimits() {
-  try {
-    const response = await fetch("info");
-    if (!response.ok) return;
-    const limits = (await response.json()).limits || {};
-    if (limits.max_length) el("length").max = String(limits.max_length);
-  } catch (_) {
-    // The static default stays; the server still validates every request.
   }
 }
 
@@ -283,9 +291,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   el("stop").addEventListener("click", stop);
   el("copy").addEventListener("click", copyText);
+  el("model").addEventListener("change", followModelLimits);
   document.addEventListener("keydown", onKeydown);
   showRangeValue("temperature");
   showRangeValue("top_p");
   loadModels();
-  loadLimits();
 });

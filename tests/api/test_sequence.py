@@ -1,6 +1,5 @@
 """Sequence bookkeeping: what engines report, and how a row's end is told apart."""
 
-from api.engines.ctranslate2_engine import _push_all
 from api.request_parsing import SamplingParams
 from api.sequence import Finished, Request, Token
 
@@ -35,10 +34,15 @@ def test_cancel_stops_at_the_next_token():
     assert all(seq.token_ids == [] for seq in request.sequences)
 
 
-def test_push_all_tells_length_from_end_token():
-    short = Request([1], SamplingParams(length=4), eos_id=EOS, live=False)
-    _push_all(short.sequences[0], [7, 8], eos_id=EOS)  # the row ended early: end token
-    assert drain(short) == [Finished(0, "eos")]
-    full = Request([1], SamplingParams(length=2), eos_id=EOS, live=False)
-    _push_all(full.sequences[0], [7, 8, 9, 10], eos_id=EOS)  # batch ran longer than this row
-    assert drain(full) == [Finished(0, "length")] and full.sequences[0].token_ids == [7, 8]
+def test_a_halted_sequence_stops_at_its_next_token():
+    request = Request([1], SamplingParams(length=5, nsamples=2), eos_id=EOS, live=False)
+    halted, going = request.sequences
+    halted.halted = True
+    assert halted.unwanted and not going.unwanted
+    assert halted.push(3) is True and going.push(3) is False
+    assert drain(request) == [Finished(0, "cancelled")]
+
+
+def test_a_sequence_reserves_its_prompt_and_length():
+    request = Request([1, 2, 3], SamplingParams(length=5), eos_id=EOS)
+    assert request.sequences[0].kv_tokens == 8

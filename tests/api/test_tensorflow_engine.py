@@ -1,8 +1,12 @@
-"""The TensorFlow reference engine: greedy parity with CTranslate2 float32, seeds, fixed graph."""
+"""The TensorFlow reference engine: slots, chunked prefill, banned ids, seeds, a fixed graph."""
 
+import threading
+
+import numpy as np
 import pytest
 
 from api import create_app
+from api.engines.base import Feed
 from tests.api.conftest import LOAD_TIMEOUT_S, service
 
 pytestmark = pytest.mark.timeout(300)
@@ -26,20 +30,42 @@ def samples(client, **params):
 
 def test_serves_the_checkpoint_folder(tf_app):
     body = tf_app.test_client().get("/info").get_json()
-    assert body["engine"] == "tensorflow" and body["model"] == "tiny" and body["n_ctx"] == 128
+    assert body["engine"] == "tensorflow" and body["model"] == "tiny"
+    assert body["models"]["tiny"]["n_ctx"] == 128
 
 
-def test_greedy_matches_ctranslate2_float32(tf_app, app):
-    tf_client, ct2_client = tf_app.test_client(), app.test_client()
-    for prefix in PREFIXES:
-        params = {"prefix": prefix, "length": 40, "temperature": 0}
-        assert samples(tf_client, **params) == samples(ct2_client, **params), prefix
+def greedy_tokens(engine, prompt, chunk: int, count: int) -> list[int]:
+    """Greedy continuation on slot 0, the prompt fed `chunk` tokens a step."""
+    engine.open(0, temperature=0, top_k=0, top_p=1, seed=0)
+    try:
+        for start in range(0, len(prompt), chunk):
+            piece = prompt[start : start + chunk]
+            [token] = engine.step([Feed(0, piece, sample=start + chunk >= len(prompt))])
+        tokens = [token]
+        while len(tokens) < count:
+            tokens += engine.step([Feed(0, [tokens[-1]], sample=True)])
+        return tokens
+    finally:
+        engine.free(0)
+
+
+def test_a_prompt_fed_in_chunks_continues_as_fed_at_once(tf_app):
+    engine = service(tf_app).registry.models["tiny"].engine
+    prompt = list(range(10, 27))
+    assert greedy_tokens(engine, prompt, 3, 8) == greedy_tokens(engine, prompt, len(prompt), 8)
+
+
+def test_banned_ids_are_never_sampled(tf_app, monkeypatch):
+    engine = service(tf_app).registry.models["tiny"].engine
+    prompt = [10, 11, 12]
+    favourite = greedy_tokens(engine, prompt, 3, 1)[0]
+    monkeypatch.setattr(engine, "banned", np.array([favourite]))
+    assert greedy_tokens(engine, prompt, 3, 1)[0] != favourite
 
 
 def test_greedy_matches_when_batched(tf_app):
-    """Rows of one engine call (same prompt length, different prompts) match their solo runs."""
+    """Sequences that share engine steps match their solo runs."""
     client = tf_app.test_client()
-    import threading
 
     prefixes = ["one two three", "four five six", "seven eight nine"]
     alone = [samples(client, prefix=p, length=12, temperature=0) for p in prefixes]

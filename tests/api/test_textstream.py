@@ -34,10 +34,11 @@ def test_stop_string_over_several_tokens_is_cut_and_never_shown():
     assert stream.finish_reason == "stop" and stream.token_count == 4
 
 
-def test_endoftext_in_text_ends_with_eos():
-    stream, released = run([b"done.", b"<|endo", b"ftext|>", b"next doc"])
-    assert stream.text == "done." and stream.finish_reason == "eos"
-    assert "".join(released) == "done."
+def test_endoftext_spelled_in_pieces_is_a_hidden_stop():
+    """A checkpoint trained before the one end token spells the separator as text."""
+    stream, released = run([b"done.", b"<|", b"endoftext", b"|>", b"next doc"])
+    assert stream.text == "done." and stream.finish_reason == "stop"
+    assert "".join(released) == "done." and not any("<|" in text for text in released)
 
 
 def test_false_alarm_prefix_is_released_later():

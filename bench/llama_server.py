@@ -164,8 +164,6 @@ def completion_body(request, *, stream: bool = True) -> dict:
 
 
 def event_tokens(event: dict) -> tuple[int, int | None]:
-    """(tokens, final total) of one /completion stream event: each event before the last is
-    one token; the last (`"stop": true`) gives the authoritative count."""
-    if event.get("stop"):
-        return 0, int(event["tokens_predicted"])
-    return 1, None
+    """(tokens, total so far) of one /completion stream event: every event, the last
+    (`"stop": true`) included, carries the tokens generated so far."""
+    return 0, int(event["tokens_predicted"])

@@ -46,13 +46,15 @@ def test_llama_server_body_samples_as_the_api_does():
     assert llama_server.completion_body(request())["seed"] == -1  # its "random" seed
 
 
-def test_llama_server_events_count_one_token_each_and_the_last_is_authoritative():
+def test_llama_server_events_carry_the_tokens_generated_so_far():
     sample = load.Sample(started=0.0)
-    text = 'data: {"content": "The", "stop": false}\n\ndata: {"content": "", "stop": false}\n\n'
-    text += 'data: {"content": "", "stop": true, "tokens_predicted": 3}\n\n'
-    rest = load.record_events(sample, text, 0.5, llama_server.event_tokens)
-    assert rest == ""
-    assert sample.tokens == 3 and sample.first_token == 0.5
+    text = 'data: {"content": "The", "stop": false, "tokens_predicted": 1}\n\n'
+    text += 'data: {"content": "", "stop": false, "tokens_predicted": 2}\n\n'
+    load.record_events(sample, text, 0.5, llama_server.event_tokens)
+    last = 'data: {"content": " old", "stop": true, "tokens_predicted": 4}\n\n'
+    assert load.record_events(sample, last, 0.7, llama_server.event_tokens) == ""
+    assert sample.tokens == 4 and sample.first_token == 0.5
+    assert sample.arrivals == [(0.5, 1), (0.5, 1), (0.7, 2)]
 
 
 def answered(started, first, finished, tokens):

@@ -5,6 +5,13 @@ resuming where an earlier session of the same run stopped. SIGINT/SIGTERM save a
 every completed step before exiting. Records run.json, metrics.jsonl and loss.png beside
 gpt-2-simple's checkpoint and TensorBoard events (`tensorboard --logdir data/checkpoint`).
 
+The dataset is pre-encoded (an .npz gpt2.finetune reads as it is): each `<|endoftext|>` separator
+is the vocabulary's one end id, so the model learns to end a text rather than to spell the
+separator. With --val, every --val-every steps the validation text is scored; the lowest
+validation loss so far is kept as `checkpoint/RUN/best/` (what `export` serves by default), a
+validation loss rising while the training loss falls prints a warning, and --patience validations
+without a new best stop the run early.
+
 Defaults follow the base model's size:
 - the offline demo model (`model init`, 4 x 256): batch 8 x 256 tokens, learning rate 1e-3 (it
   starts from random weights), 2000 steps. Measured on 2 CPU cores: ~0.5 s a step (~4,400
@@ -26,7 +33,15 @@ from pathlib import Path
 import numpy as np
 
 from contracts import read_hparams
-from model import checkpoint_file, paths, run_record, token_data, training_log
+from model import (
+    best_checkpoint,
+    checkpoint_file,
+    paths,
+    run_record,
+    token_data,
+    training_log,
+    validation,
+)
 from model.errors import UsageError
 
 DEMO = {
@@ -37,6 +52,7 @@ DEMO = {
     "sample_every": 500,
     "save_every": 200,
     "val_every": 100,
+    "patience": 5,
 }
 GPT2 = {
     "steps": 1000,
@@ -46,6 +62,7 @@ GPT2 = {
     "sample_every": 250,
     "save_every": 250,
     "val_every": 100,
+    "patience": 5,
 }
 # Bases at least this wide get the GPT-2 defaults (124M is 768 wide).
 GPT2_MIN_EMBD = 768
@@ -79,6 +96,7 @@ def add_arguments(parser) -> None:
         "sample_every": "print a sample every N steps, 0: never",
         "save_every": "save a checkpoint every N steps",
         "val_every": "validation loss every N steps (with --val), 0: never",
+        "patience": "stop after N validations without a new best, 0: never",
     }
     for key, text in flags.items():
         kind = float if key == "learning_rate" else int
@@ -101,7 +119,7 @@ def resolve_settings(args, hparams: dict) -> dict:
     for key in [*positive, "steps"]:
         if settings[key] is not None and not settings[key] > 0:
             raise UsageError(f"--{key.replace('_', '-')} must be positive, got {settings[key]}")
-    for key in ["sample_every", "val_every"]:
+    for key in ["sample_every", "val_every", "patience"]:
         if settings[key] < 0:
             raise UsageError(f"--{key.replace('_', '-')} must be 0 (never) or more")
     if args.minutes is not None and not (args.minutes > 0 and math.isfinite(args.minutes)):
@@ -201,7 +219,6 @@ def train_session(
     from model import training
 
     with tempfile.TemporaryDirectory(prefix=".tokens-", dir=run_dir) as folder:
-        # Pre-encoded tokens: gpt2.finetune reads an .npz without encoding the text again.
         tokens_npz = Path(folder) / "train.npz"
         token_data.save_npz(tokens_npz, train_tokens)
         session = training.Session(
@@ -214,6 +231,9 @@ def train_session(
             elapsed_before_s=rows[-1]["elapsed_s"] if rows else 0.0,
             tokens_before=rows[-1]["tokens"] if rows else 0,
             val_tokens=val_tokens,
+            tracker=validation.restore(
+                rows, patience=settings["patience"], best=best_checkpoint.read(run_dir)
+            ),
             **{k: settings[k] for k in training.Session.SETTINGS},
         )
         with training.StopControl() as stop:
@@ -308,6 +328,8 @@ def finish(run_dir: Path, record: dict, stop: str) -> int:
     record = run_record.end_session(
         record, step=step, stop_reason=stop, elapsed_s=elapsed, tokens=tokens
     )
+    record["best"] = best_checkpoint.read(run_dir)
+    record["overfitting_warnings"] = [row["step"] for row in rows if row.get("overfitting")]
     run_record.write(run_dir, record)
     if rows:
         training_log.plot_losses(run_dir, rows)
@@ -316,6 +338,12 @@ def finish(run_dir: Path, record: dict, stop: str) -> int:
         f"{training_log.format_duration(elapsed)}; checkpoint, run.json, metrics.jsonl and "
         f"loss.png in {run_dir}"
     )
+    if record["best"]:
+        best = record["best"]
+        print(
+            f"best checkpoint: step {best['step']}, validation loss {best['val_loss']:.3f}, in "
+            f"{run_dir / best_checkpoint.FOLDER} (export serves it by default)"
+        )
     if stop in SIGNAL_EXIT:
         print("interrupted: rerun the same command to resume from this checkpoint")
     return SIGNAL_EXIT.get(stop, 0)

@@ -3,8 +3,11 @@
 {"format": 1, "run", "base", "base_hparams", "dataset": {"path", "sha256", "bytes", "tokens"},
  "val": {...same...}|null, "parameters": {every finetune setting of the latest session},
  "versions": {"python", "tensorflow", "gpt-2-simple", "numpy"}, "created_at", "updated_at",
- "status": "training"|"interrupted"|"completed", "stop_reason", "step", "elapsed_s",
- "tokens_trained", "sessions": [{"started_at", "from_step", "to_step", "stop_reason"}]}
+ "status": "training"|"interrupted"|"completed", "stop_reason": "steps"|"time budget"|
+ "early stop"|"SIGINT"|"SIGTERM", "step", "elapsed_s", "tokens_trained",
+ "best": {"step", "val_loss"}|null (checkpoint/RUN/best), "overfitting_warnings": [step, …]
+ (validations where validation loss rose while training loss fell),
+ "sessions": [{"started_at", "from_step", "to_step", "stop_reason"}]}
 """
 
 import datetime
@@ -91,7 +94,7 @@ def end_session(
 ) -> dict:
     sessions = [*record["sessions"][:-1], {**record["sessions"][-1], "to_step": step}]
     sessions[-1]["stop_reason"] = stop_reason
-    finished = stop_reason in ("steps", "time budget")
+    finished = stop_reason in ("steps", "time budget", "early stop")
     return {
         **record,
         "status": "completed" if finished else "interrupted",

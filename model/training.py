@@ -17,6 +17,7 @@ from gpt_2_simple.src import model as gpt2_model
 
 from contracts import read_hparams
 from model.training_watch import StopControl, TrainingWatch, WatchedSession
+from model.validation import ValidationTracker
 
 __all__ = ["Session", "StopControl", "train"]
 
@@ -46,7 +47,9 @@ class Session:
     sample_every: int
     save_every: int
     val_every: int
+    patience: int
     val_tokens: np.ndarray | None
+    tracker: ValidationTracker
 
     # The fields that are finetune's user settings, as named in run.json's "parameters".
     SETTINGS = (
@@ -56,6 +59,7 @@ class Session:
         "sample_every",
         "save_every",
         "val_every",
+        "patience",
     )
 
 
@@ -85,8 +89,8 @@ def samples_capped_at_context(n_ctx: int):
 
 class AdviceFilter(io.TextIOBase):
     """Passes gpt2.finetune's output through, minus its tuning advice for models not named 124M
-    (memory-saving gradients etc.): those are not options of this command, and the defaults here
-    already follow the base's size."""
+    (memory-saving gradients etc.: not options of this command, whose defaults already follow
+    the base's size) and minus its bare "interrupted" on every stop (see STOP_WORD)."""
 
     ADVICE = (
         "For larger models, the recommended",
@@ -94,6 +98,9 @@ class AdviceFilter(io.TextIOBase):
         "\tonly_train_trans",
         "\taccumulate_gradients",
     )
+    # gpt2.finetune's word for any stop it did not plan, budget and early stop included: the
+    # stop's own line says why, and `finetune` says how to resume after a signal.
+    STOP_WORD = "interrupted"
 
     def __init__(self, stream):
         self.stream, self.pending, self.dropped = stream, "", False
@@ -102,6 +109,8 @@ class AdviceFilter(io.TextIOBase):
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
+            if line == self.STOP_WORD:
+                continue
             advice = line.startswith(self.ADVICE)
             # The blank line that closes the advice goes with it.
             if not advice and not (self.dropped and not line):
@@ -150,6 +159,7 @@ def train(session: Session, stop: StopControl) -> TrainingWatch:
         stop=stop,
         val_tokens=session.val_tokens,
         val_every=session.val_every,
+        tracker=session.tracker,
     )
     graph = tf.Graph()
     with (

@@ -1,8 +1,10 @@
 """A run's training record: `metrics.jsonl` (one row per step), the progress line, `loss.png`.
 
 metrics.jsonl rows: {"step", "loss", "tokens", "tokens_per_s", "elapsed_s"} plus "val_loss" on
-the steps where validation ran. `tokens` (trained so far) and `elapsed_s` (training time) are summed
-over every session of the run, so a resumed run continues the same curves.
+the steps where validation ran, "best": true where that was a new best (saved as best/), and
+"overfitting": true where validation loss rose while training loss fell. `tokens` (trained so
+far) and `elapsed_s` (training time) are summed over every session of the run, so a resumed run
+continues the same curves.
 """
 
 import json

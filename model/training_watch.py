@@ -5,6 +5,10 @@ run that fetches the `loss` summary, with the loss next to it): it times the ste
 loss, runs validation, prints progress, and - when a signal came or the time budget is spent -
 raises KeyboardInterrupt *before* the step runs. gpt2.finetune answers KeyboardInterrupt by saving
 a checkpoint of the steps done so far and returning, so stopping never lands mid-save.
+
+Each validation goes to a `validation.ValidationTracker`: a new lowest validation loss is saved as
+the run's best checkpoint (`best_checkpoint`), overfitting gets a one-line warning, and `patience`
+validations without a new best stop the run ("early stop") the same way a time budget does.
 """
 
 import signal
@@ -16,12 +20,14 @@ import tensorflow as tf
 from gpt_2_simple.src import model as gpt2_model
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from model import training_log
+from model import best_checkpoint, training_log
 from model.token_data import windows
+from model.validation import ValidationTracker
 
-# Validation reads this many context windows, spread evenly over the file: a stable estimate at
-# a bounded cost per check (`model evaluate` scores all of it).
-VAL_WINDOWS = 32
+# Validation scores the whole validation text when it is at most this many tokens, else this many
+# tokens of it in context windows spread evenly over it (the same windows every time). Chosen so a
+# check costs a few seconds on 2 CPU cores for the demo's sizes; `model evaluate` scores all.
+VAL_TOKENS = 32768
 VAL_BATCH = 8
 # Progress lines at most this often (and on validation steps); metrics.jsonl gets every step.
 PRINT_SECONDS = 5.0
@@ -71,13 +77,15 @@ class TrainingWatch:
         stop: StopControl,
         val_tokens=None,
         val_every: int = 0,
+        tracker: ValidationTracker | None = None,
     ):
         self.run_dir, self.hparams, self.stop = run_dir, hparams, stop
         self.step, self.total_steps = first_step - 1, total_steps
         self.budget_s, self.elapsed_before_s = budget_s, elapsed_before_s
         self.tokens_per_step, self.val_every = tokens_per_step, val_every
         self.val_batches = _val_batches(val_tokens, n_ctx=hparams.n_ctx) if val_every else []
-        self._val_fetches = None
+        self.tracker = tracker or ValidationTracker(patience=0)
+        self._val_fetches = self._best_saver = None
         self._started = self._last_end = self._last_print = None
         self._seconds_per_step = None
         self.tokens_trained = tokens_before
@@ -113,9 +121,44 @@ class TrainingWatch:
         }
         if self.val_batches and self.step % self.val_every == 0:
             row["val_loss"] = round(self.val_loss(session), 5)
+            self._judge(session, row)
         training_log.append_metric(self.run_dir, row)
         self._maybe_print(row, force="val_loss" in row or self.step == self.total_steps)
         self._last_end = time.monotonic()
+
+    def _judge(self, session, row: dict) -> None:
+        """Acts on a validation: saves a new best, warns of overfitting, stops after patience."""
+        before = self.tracker.last_step
+        rows = training_log.read_metrics(self.run_dir) + [row]
+        losses = [r["loss"] for r in rows if r["step"] > before]
+        verdict = self.tracker.record(
+            step=self.step, train_loss=sum(losses) / len(losses), val_loss=row["val_loss"]
+        )
+        if verdict.improved:
+            best_checkpoint.save(
+                session,
+                self.best_saver(session),
+                self.run_dir,
+                step=self.step,
+                val_loss=row["val_loss"],
+            )
+            row["best"] = True
+        if verdict.warning:
+            row["overfitting"] = True
+            print(verdict.warning, flush=True)
+        if verdict.stop and self.stop.reason is None:
+            self.stop.reason = "early stop"
+            print(self.tracker.stop_message() + ": saving a checkpoint…", flush=True)
+
+    def best_saver(self, session):
+        """A saver of the model's weights, as gpt2.finetune's own saver picks them."""
+        if self._best_saver is None:
+            with session.graph.as_default():
+                weights = [v for v in tf.compat.v1.trainable_variables() if "model" in v.name]
+                self._best_saver = tf.compat.v1.train.Saver(
+                    var_list=weights, max_to_keep=1, save_relative_paths=True
+                )
+        return self._best_saver
 
     def _maybe_print(self, row: dict, *, force: bool) -> None:
         now = time.monotonic()
@@ -147,10 +190,12 @@ class TrainingWatch:
 
 
 def _val_batches(val_tokens, *, n_ctx: int) -> list[np.ndarray]:
+    """Batches of the full context windows of the validation text (at most VAL_TOKENS' worth)."""
     full = [w for w in windows(val_tokens, n_ctx=n_ctx) if len(w) == n_ctx]
     if not full:
         return []
-    picks = np.unique(np.linspace(0, len(full) - 1, num=min(VAL_WINDOWS, len(full))).astype(int))
+    count = min(max(1, VAL_TOKENS // n_ctx), len(full))
+    picks = np.unique(np.linspace(0, len(full) - 1, num=count).astype(int))
     chosen = np.asarray([full[i] for i in picks], dtype=np.int32)
     return [chosen[i : i + VAL_BATCH] for i in range(0, len(chosen), VAL_BATCH)]
 

@@ -16,6 +16,7 @@ COMMANDS = {
     "finetune": "model.finetune",
     "evaluate": "model.evaluate",
     "export": "model.export",
+    "sample": "model.sample",
 }
 
 

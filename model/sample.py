@@ -1,0 +1,137 @@
+"""`python -m model sample --run RUN | --model SERVING_DIR [--prefix … --length … --seed …]`.
+
+Prints samples the way the API would serve them, because it *is* the API's generation path:
+the request parser checks the settings (same ranges, same messages), and the scheduler, the
+engine, the sampler (banned filler ids, per-sample seeds) and the text stream (end token, hidden
+`<|endoftext|>` stop for checkpoints trained before it was one id) do the rest. No HTTP: the
+pieces are put together here as the app's registry would.
+
+- `--run RUN`: a fine-tuned checkpoint, through the TensorFlow reference engine; --checkpoint
+  best (default: lowest validation loss, else the latest) or latest.
+- `--model DIR`: an exported serving folder, through the serving engine (llama.cpp).
+"""
+
+import argparse
+from pathlib import Path
+
+from model import best_checkpoint, paths
+from model.errors import UsageError
+
+SETTINGS = {  # flag → (type, default); defaults are the API's own (api.request_parsing)
+    "prefix": (str, ""),
+    "length": (int, None),
+    "temperature": (float, None),
+    "top_k": (int, None),
+    "top_p": (float, None),
+    "seed": (int, 0),
+    "nsamples": (int, 3),
+}
+SEPARATOR = "=" * 40
+MAX_SLOTS = 16  # samples made side by side; more wait for a free slot
+
+
+def add_arguments(parser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="fine-tuned run in $GHOST_DATA_DIR/checkpoint/RUN")
+    source.add_argument("--model", type=Path, help="exported serving folder (model export --out)")
+    parser.add_argument(
+        "--checkpoint", choices=best_checkpoint.CHOICES, default="best", help="with --run"
+    )
+    for name, (kind, default) in SETTINGS.items():
+        shown = "the API's" if default is None else repr(default)
+        flag = f"--{name.replace('_', '-')}"
+        parser.add_argument(flag, type=kind, default=default, help=f"default {shown}")
+
+
+def model_folder(args) -> tuple[Path, str, str]:
+    """(folder, engine name, what is sampled) for the chosen run or serving folder."""
+    if args.run:
+        folder, why = best_checkpoint.select(paths.run_path(args.run), args.checkpoint)
+        return folder, "tensorflow", f"run {args.run}: {why}"
+    if not (args.model / "meta.json").is_file():
+        raise UsageError(
+            f"{args.model} is not a serving folder (no meta.json); make one with "
+            "`python -m model export --run RUN --out DIR`, or pass --run RUN"
+        )
+    return args.model, "llama", f"serving folder {args.model}"
+
+
+def api_error(error) -> UsageError:
+    """The API's error for a parameter, as a CLI error naming the flag."""
+    flag = f"--{error.param.replace('_', '-')}: " if error.param else ""
+    return UsageError(flag + error.message)
+
+
+def parse_request(folder: Path, settings, asked: dict):
+    """The request as /generate parses it: the same ranges and messages, checked before loading."""
+    from api import request_parsing
+    from api.errors import ApiError
+    from contracts import read_hparams
+
+    bounds = request_parsing.RequestBounds(
+        max_length=settings.max_length,
+        max_prefix_chars=settings.max_prefix_chars,
+        max_vocab=read_hparams(folder)["n_vocab"],
+        models=(folder.name,),
+    )
+    try:
+        return request_parsing.parse(asked, bounds=bounds, query=False)
+    except ApiError as error:
+        raise api_error(error) from None
+
+
+def load(folder: Path, settings):
+    """The model as the API's registry loads it: engine, tokenizer, scheduler."""
+    from api import engines
+    from api.registry import ServedModel
+    from api.scheduler import Scheduler
+    from api.tokenizer import Tokenizer
+
+    engine = engines.load(settings, folder)
+    scheduler = Scheduler(engine, prefill_chunk=settings.prefill_chunk)
+    return ServedModel(folder.name, folder, engine, Tokenizer(folder), scheduler)
+
+
+def generate(model, settings, request) -> list:
+    """The request's samples, made as /generate makes them."""
+    from api import generation
+    from api.admission import Admission
+    from api.errors import ApiError
+    from api.metrics import Metrics
+    from api.pacing import StreamPacer
+
+    limits = generation.Limits(
+        admission=Admission(settings.max_inflight, settings.max_inflight),
+        max_queue_wait=settings.max_queue_wait,
+        max_length=settings.max_length,
+        max_request_s=settings.max_request_s,
+        retry_after_s=settings.retry_after_s,
+        pacer=StreamPacer(0),
+    )
+    try:
+        return generation.begin(model, request, limits=limits, metrics=Metrics()).complete()
+    except ApiError as error:
+        raise api_error(error) from None
+
+
+def run(args) -> int:
+    from api import config
+
+    folder, engine_name, what = model_folder(args)
+    asked = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
+    slots = max(1, min(args.nsamples, MAX_SLOTS))
+    settings = config.load({"models_dir": folder.parent, "engine": engine_name, "max_slots": slots})
+    request = parse_request(folder, settings, asked)
+    print(f"sampling {what}", flush=True)
+    model = load(folder, settings)
+    try:
+        samples = generate(model, settings, request)
+    finally:
+        model.scheduler.close()
+        model.engine.close()
+    for number, sample in enumerate(samples, start=1):
+        print(f"{SEPARATOR} sample {number} ({sample.tokens} tokens, {sample.finish_reason})")
+        print(args.prefix + sample.text)
+    return 0

@@ -1,5 +1,6 @@
 """A container host for the compose tests: podman serving the Docker API on a unix socket, the
 real Compose v2 binary talking to it, and the healthcheck runs a Docker daemon would schedule.
+Rootful podman: containers' addresses on the compose network are reachable from here.
 
 Podman reads the project's deploy/podman/containers.conf (runc, the host's ulimits, no systemd).
 Docker's daemon runs each container's healthcheck on its interval; podman delegates that to
@@ -111,7 +112,16 @@ class Compose:
     def __call__(self, *args: str, timeout: float, check: bool = True, extra_env: dict = None):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("GHOST_", "COMPOSE_"))}
         env = {**base, **self.env, **(extra_env or {})}
-        env |= {"DOCKER_HOST": self.docker_host, "COMPOSE_PROJECT_NAME": PROJECT}
+        env |= {
+            "DOCKER_HOST": self.docker_host,
+            "COMPOSE_PROJECT_NAME": PROJECT,
+            # Compose's BuildKit path needs buildx or a BuildKit container from Docker Hub; podman
+            # builds through the classic API endpoint, with buildah (RUN --mount included).
+            "DOCKER_BUILDKIT": "0",
+            # One image at a time: the api and trainer images share their wheels stage, which the
+            # layer cache then compiles once.
+            "COMPOSE_PARALLEL_LIMIT": "1",
+        }
         result = subprocess.run(
             [str(COMPOSE_BIN), *args],
             cwd=REPO_ROOT,

@@ -26,7 +26,7 @@ from api.textstream import TextStream
 # An engine step takes milliseconds; this long without any event means the engine is stuck.
 STALL_TIMEOUT_S = 120.0
 # How often a JSON request's thread looks whether its client is still there.
-PEER_CHECK_S = 0.25
+PEER_CHECK_S = 0.1
 
 
 @dataclass

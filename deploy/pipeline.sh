@@ -36,7 +36,9 @@ case $SOURCE in
     # The site prints its URL once it listens.
     for _ in $(seq 100); do grep -q '^http' "$url_file" && break; sleep 0.1; done
     site=$(grep -m1 '^http' "$url_file") || { echo "error: the sample site did not start" >&2; exit 1; }
-    $PY -m crawler bulbapedia --site-root "$site/" --delay 0 --out "$corpus" "${limit_args[@]}"
+    # The sample site has episodes of the first two series only (crawler/sample_site).
+    $PY -m crawler bulbapedia --site-root "$site/" --series EP,AG --delay 0 --out "$corpus" \
+      "${limit_args[@]}"
     kill $site_pid 2>/dev/null || true
     profile=episodes ;;
   bulbapedia)
@@ -59,21 +61,23 @@ $PY -m corpus prepare "$corpus" "$prepared" --profile $profile
 
 case $BASE in
   init)
-    step "base: a small model from scratch (offline)"
+    step "base: a model from scratch (offline), sized for the corpus and $MINUTES minutes"
     base=$NAME-base
-    [ -f "$DATA/models/$base/hparams.json" ] || $PY -m model init "$base" --corpus "$prepared/train.txt" ;;
+    # No dimension flags: init's sizing rule (model/sizing.py) picks layers, width, vocabulary.
+    [ -f "$DATA/models/$base/hparams.json" ] ||
+      $PY -m model init "$base" --corpus "$prepared/train.txt" --minutes "$MINUTES" ;;
   *)
     step "base: download GPT-2 $BASE"
     base=$BASE
     $PY -m model download "$BASE" ;;
 esac
 
-step "fine-tune for at most $MINUTES minutes"
+step "fine-tune for at most $MINUTES minutes (best checkpoint by validation loss kept)"
 $PY -m model finetune --base "$base" --dataset "$prepared/train.txt" --val "$prepared/val.txt" \
   --run "$NAME" --minutes "$MINUTES"
 
 step "evaluate against the base"
 $PY -m model evaluate --run "$NAME" --data "$prepared"
 
-step "export for serving"
+step "export for serving: the best checkpoint"
 $PY -m model export --run "$NAME" --out "$DATA/serving/$NAME"

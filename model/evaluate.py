@@ -1,16 +1,24 @@
 """`python -m model evaluate --run RUN --data PREPARED_DIR [--baseline NAME]`: fine-tuned vs base.
 
-For the run and for a baseline (by default the base model it was fine-tuned from):
-- perplexity over all of val.txt: exp(mean next-token NLL), gpt-2-simple's tokens, read in
-  context-sized windows overlapping by one token, so every token but the first is scored once;
+For the run's best checkpoint (--checkpoint latest for the last one) and for a baseline (by
+default the base model it was fine-tuned from):
+- the headline: validation loss over all of val.txt in nats per character (the summed
+  next-token NLL / the text's characters), which compares models with different vocabularies,
+  and perplexity per token, exp(mean NLL). Tokens as training sees them (each separator the one
+  end id), read in context-sized windows overlapping by one token: every token but the first is
+  scored once;
 - test.jsonl's held-out endings: each prompt continued by 20 words (fixed seed), scored against
-  the references with sacrebleu's corpus BLEU and chrF.
+  the references with sacrebleu's corpus BLEU and chrF. These count n-grams shared with one
+  reference ending of a sampled continuation: a check that the text is on topic, not a quality
+  measure. They reward safe, common words, swing with the sampling seed, and rated an untrained
+  model above a trained one; read them beside the samples, never as the score.
 Writes checkpoint/RUN/eval.json (atomically) and prints the two side by side.
 
 eval.json: {"format": 1, "run", "step", "data": {"dir", "val_sha256", "test_examples"},
 "settings": {...}, "finetuned": RESULT, "baseline": RESULT, "summary": {headline numbers},
 "examples": [{"id", "reference", "finetuned", "baseline"}], "evaluated_at"};
-RESULT: {"model", "path", "step", "perplexity", "nll", "tokens_scored", "bleu", "chrf", "seconds"}.
+RESULT: {"model", "path", "step", "nats_per_char", "perplexity", "nll", "tokens_scored",
+"chars", "bleu", "chrf", "seconds"}.
 """
 
 import argparse
@@ -24,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from contracts import read_hparams
-from model import checkpoint_file, paths, run_record, scoring, token_data
+from model import best_checkpoint, checkpoint_file, paths, run_record, scoring, token_data
 from model.continuation import continue_prompts
 from model.errors import UsageError
 
@@ -47,6 +55,12 @@ def add_arguments(parser) -> None:
         "--baseline", help="base model to compare with (default: the run's own base model)"
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument(
+        "--checkpoint",
+        choices=best_checkpoint.CHOICES,
+        default="best",
+        help="the run's best (lowest validation loss; the latest when it has none) or latest",
+    )
 
 
 def read_test(path: Path) -> list[dict]:
@@ -77,15 +91,22 @@ def baseline_path(args, run_dir: Path) -> tuple[str, Path]:
     return name, paths.base_path(name)
 
 
-def perplexity(model_dir: Path, val_tokens: np.ndarray) -> dict:
-    """exp(mean NLL) over every val token but the first, in nats."""
+def perplexity(model_dir: Path, val_tokens: np.ndarray, *, chars: int) -> dict:
+    """exp(mean NLL) over every val token but the first, and the summed NLL per character of the
+    text the tokens spell, in nats."""
     n_ctx = read_hparams(model_dir)["n_ctx"]
     pieces = token_data.windows(val_tokens, n_ctx=n_ctx)
     logprobs = np.concatenate(
         scoring.token_logprobs(model_dir, pieces, batch_size=SCORING_BATCH)
     ).astype(np.float64)
     nll = float(-logprobs.mean())
-    return {"perplexity": math.exp(nll), "nll": nll, "tokens_scored": int(len(logprobs))}
+    return {
+        "nats_per_char": float(-logprobs.sum()) / chars,
+        "perplexity": math.exp(nll),
+        "nll": nll,
+        "tokens_scored": int(len(logprobs)),
+        "chars": chars,
+    }
 
 
 def endings(model_dir: Path, examples: list[dict], *, seed: int) -> tuple[list[str], dict]:
@@ -115,7 +136,7 @@ def evaluate_model(label: str, model_dir: Path, val_path: Path, examples, *, see
         "model": label,
         "path": str(model_dir),
         "step": checkpoint_file.latest_step(model_dir),
-        **perplexity(model_dir, val_tokens),
+        **perplexity(model_dir, val_tokens, chars=len(val_path.read_text(encoding="utf-8"))),
     }
     print(f"{label}: continuing {len(examples)} test prompts by {WORDS} words…", flush=True)
     hypotheses, scores = endings(model_dir, examples, seed=seed)
@@ -138,6 +159,7 @@ def table(finetuned: dict, baseline: dict) -> str:
     width = max(len(left), 12)
     rows = [f"{'':<12}  {left:>{width}}  {right:>{max(len(right), 12)}}"]
     for key, label, digits in [
+        ("nats_per_char", "nats/char", 4),
         ("perplexity", "perplexity", 2),
         ("bleu", "BLEU", 2),
         ("chrf", "chrF", 2),
@@ -178,10 +200,12 @@ def build_record(run_dir: Path, args, val_sha: str, examples, results) -> dict:
         "baseline": baseline,
         "summary": {
             "step": finetuned["step"],
+            "nats_per_char": finetuned["nats_per_char"],
             "perplexity": finetuned["perplexity"],
             "bleu": finetuned["bleu"],
             "chrf": finetuned["chrf"],
             "baseline": baseline["model"],
+            "baseline_nats_per_char": baseline["nats_per_char"],
             "baseline_perplexity": baseline["perplexity"],
             "baseline_bleu": baseline["bleu"],
             "baseline_chrf": baseline["chrf"],
@@ -196,13 +220,15 @@ def build_record(run_dir: Path, args, val_sha: str, examples, results) -> dict:
 
 def run(args) -> int:
     run_dir = paths.run_path(args.run)
+    model_dir, why = best_checkpoint.select(run_dir, args.checkpoint)
+    print(f"evaluating {why}", flush=True)
     base_name, base_dir = baseline_path(args, run_dir)
     check_data(args.data)
     val_path = args.data / "val.txt"
     examples = read_test(args.data / "test.jsonl")
     token_data.read_text(val_path, what="validation text")
     results = [
-        evaluate_model(run_dir.name, run_dir, val_path, examples, seed=args.seed),
+        evaluate_model(run_dir.name, model_dir, val_path, examples, seed=args.seed),
         evaluate_model(base_name, base_dir, val_path, examples, seed=args.seed),
     ]
     record = build_record(run_dir, args, token_data.sha256_file(val_path), examples, results)

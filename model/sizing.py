@@ -14,22 +14,29 @@ model memorised the text within minutes. Two limits decide:
   embedding is seen a handful of times costs softmax width and teaches nothing.
 """
 
-# (n_layer, n_embd, n_head, seconds per update on 2 CPU cores at batch 8 x 256 with a 2000-id
-# vocabulary), smallest first. Measured by bench/training.py's shape sweep; rough, on a busy
-# machine.
+# (n_layer, n_embd, n_head, seconds per update on 2 quiet CPU cores at batch 8 x 256 with a
+# ~2000-id vocabulary), smallest first. Source: bench/training.py's shape sweep, taken on a
+# machine loaded ~4.5x (load average ~10 on 2 cores) and scaled by the ratio to the quiet figure
+# the issue measured for 4 x 256 / 8000 ids (0.6 s); the bigger rungs are scaled by their
+# multiply-adds. Rough: rerun `python -m bench.training --sweep` on a quiet machine.
 LADDER = (
-    (2, 64, 2, 0.15),
-    (2, 128, 4, 0.25),
-    (4, 128, 4, 0.40),
-    (4, 192, 4, 0.65),
-    (4, 256, 4, 0.95),
-    (6, 384, 6, 2.40),
+    (2, 64, 2, 0.06),
+    (2, 128, 4, 0.11),
+    (4, 128, 4, 0.15),
+    (6, 128, 4, 0.26),
+    (4, 192, 4, 0.30),
+    (4, 256, 4, 0.45),
+    (6, 384, 6, 1.40),
 )
-MIN_UPDATES = 500
+# Updates a budget must allow: 4 x 256 made ~300 in 3 minutes and wrote mostly newlines; 4 x 128
+# made ~550 and wrote verse-like lines; more updates of a smaller model kept paying off.
+MIN_UPDATES = 800
 PARAMS_PER_TOKEN = 40
 BYTES_PER_TOKEN = 3.5  # English prose in a few-thousand-id byte-level BPE
 VOCAB_BYTES = 64
-VOCAB_RANGE = (512, 4096)
+# A softmax over 8000 ids cost 4 x 128 about half its speed (1.26 vs 0.69 s an update, loaded);
+# 2048 ids keep the common words whole.
+VOCAB_RANGE = (512, 2048)
 N_CTX = 256
 
 

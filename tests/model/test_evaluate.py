@@ -9,6 +9,7 @@ import pytest
 
 from model import continuation, evaluate, token_data
 from model.__main__ import main as model_main
+from model.tokenizer import EOS_TOKEN, encode_documents
 from tests.fixtures.models import check_cli
 
 RUN = "ft-eval"
@@ -83,7 +84,9 @@ def numpy_perplexity(model_dir, text: str) -> tuple[float, int]:
         name: reader.get_tensor(name).astype(np.float64)
         for name in reader.get_variable_to_shape_map()
     }
-    ids = get_encoder(str(model_dir)).encode(text)
+    encoder = get_encoder(str(model_dir))
+    # Each separator is the one end id, as training and evaluate read the text.
+    ids = encode_documents(text, encoder.encode, eos_id=encoder.encoder[EOS_TOKEN])
     n_ctx, nll = hparams["n_ctx"], []
     # Windows of n_ctx that share one token: each window predicts its tokens after the first.
     for start in range(0, len(ids) - 1, n_ctx - 1):
@@ -105,6 +108,8 @@ def test_perplexity_equals_exp_mean_token_nll_computed_independently(evaluated, 
         assert record[key]["tokens_scored"] == count
         assert record[key]["perplexity"] == pytest.approx(expected, rel=1e-4)
         assert record[key]["nll"] == pytest.approx(math.log(expected), abs=1e-4)
+        per_char = math.log(expected) * count / len(text)
+        assert record[key]["nats_per_char"] == pytest.approx(per_char, rel=1e-4)
 
 
 @pytest.mark.timeout(240)
@@ -145,6 +150,8 @@ def test_prints_a_side_by_side_table(evaluated):
         f"{record['finetuned']['perplexity']:.2f}",
         f"{record['baseline']['perplexity']:.2f}",
     ]
+    nats = next(line for line in lines if line.startswith("nats/char"))
+    assert nats.split()[1] == f"{record['finetuned']['nats_per_char']:.4f}"
     assert any(line.startswith("BLEU") for line in lines)
     assert any(line.startswith("chrF") for line in lines)
 

@@ -61,8 +61,8 @@ def test_124m_shape_has_gpt2_dimensions():
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        ({}, {"n_layer": 4, "n_embd": 128, "n_vocab": 900}),
-        ({"n_embd": 96, "vocab_size": 300}, {"n_layer": 4, "n_embd": 96, "n_vocab": 300}),
+        ({}, {"n_layer": 2, "n_embd": 128, "n_vocab": 900}),
+        ({"n_embd": 96, "vocab_size": 300}, {"n_layer": 2, "n_embd": 96, "n_vocab": 300}),
         ({"minutes": 0.5}, {"n_layer": 2, "n_embd": 64}),
     ],
 )

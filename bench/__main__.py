@@ -22,6 +22,7 @@ from bench import (
     models,
     open_loop,
     prepare,
+    quality,
     report,
     serving,
     soak,
@@ -78,6 +79,10 @@ def run_prepare(args, model):
 
 def run_training(args, model):
     return training.run(smoke=args.smoke)
+
+
+def run_quality(args, model):
+    return quality.run(smoke=args.smoke)
 
 
 def run_api_ceiling(args, model):
@@ -152,6 +157,7 @@ SECTIONS = {
     "original_designs": run_original_designs,
     "prepare": run_prepare,
     "training": run_training,
+    "quality": run_quality,
 }
 
 

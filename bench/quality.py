@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.markdown import table, target
 from bench.models import REPO_ROOT, model_cli
 
 SPEC = "Gen1:1-2Sa24:25"
@@ -162,6 +163,43 @@ def run(*, smoke: bool, minutes: float | None = None) -> dict:
         "target_margin": TARGET_MARGIN,
         "met": margin >= TARGET_MARGIN,
     }
+
+
+def targets(quality: dict | None) -> list[dict]:
+    """The report's target row: the default path's margin over the fixed default."""
+    if not quality:
+        return []
+    measured = (
+        f"{quality['margin_nats_per_char']:+.3f} nats/char "
+        f"({quality['fixed']['nats_per_char']:.3f} → {quality['default']['nats_per_char']:.3f})"
+    )
+    note = f"{quality['minutes']:g} min each on {quality['corpus']['spec']}"
+    name = f"default path ≥ {quality['target_margin']:g} nats/char better than 4×256/8000"
+    return [target(name, measured, quality["met"], note)]
+
+
+def report_lines(quality: dict) -> list[str]:
+    rows = []
+    for case in CASES:
+        figures = quality[case]
+        shape = figures["hparams"]
+        rows.append(
+            [
+                case,
+                f"{shape['n_layer']}×{shape['n_embd']}, {shape['n_vocab']} ids",
+                f"{figures['nats_per_char']:.4f}",
+                f"{figures['perplexity']:.1f}",
+                f"{figures['steps']} (best {figures['best_step']}, {figures['stop_reason']})",
+                figures["tokens_per_s"],
+            ]
+        )
+    header = ["case", "shape", "val nats/char", "perplexity", "steps", "tokens/s"]
+    lines = [f"### Quality: {quality['minutes']:g} minutes of training on the KJV", ""]
+    lines += table(header, rows)
+    for case in CASES:
+        lines += ["", f"{case} samples:", ""]
+        lines += [f"> {' / '.join(text.splitlines())[:300]}" for text in quality[case]["samples"]]
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Targets checked against a result, and the result as a markdown table."""
 
-from bench import traffic_report
+from bench import quality, traffic_report
 from bench.markdown import table, target
 
 # (target, stack level, engine batch or original design, required ratio)
@@ -174,6 +174,7 @@ def evaluate_targets(result: dict) -> list[dict]:
         *original_targets(serving, originals),
         *foreign_targets(api_ceiling_targets, section_result(result, "api_ceiling")),
         *foreign_targets(prepare_targets, section_result(result, "prepare")),
+        *foreign_targets(quality.targets, section_result(result, "quality")),
     ]
 
 
@@ -320,6 +321,7 @@ SECTION_LINES = {
     "api_ceiling": api_ceiling_lines,
     "prepare": prepare_lines,
     "training": training_lines,
+    "quality": quality.report_lines,
     "open_loop": traffic_report.open_loop_lines,
     "soak": traffic_report.soak_lines,
 }

@@ -190,14 +190,20 @@ class TrainingWatch:
 
 
 def _val_batches(val_tokens, *, n_ctx: int) -> list[np.ndarray]:
-    """Batches of the full context windows of the validation text (at most VAL_TOKENS' worth)."""
-    full = [w for w in windows(val_tokens, n_ctx=n_ctx) if len(w) == n_ctx]
-    if not full:
-        return []
-    count = min(max(1, VAL_TOKENS // n_ctx), len(full))
-    picks = np.unique(np.linspace(0, len(full) - 1, num=count).astype(int))
-    chosen = np.asarray([full[i] for i in picks], dtype=np.int32)
-    return [chosen[i : i + VAL_BATCH] for i in range(0, len(chosen), VAL_BATCH)]
+    """Batches of the validation text's context windows: all of them (the last, shorter one in a
+    batch of its own) when they hold at most VAL_TOKENS, else that many tokens' worth of full
+    windows spread evenly over it."""
+    every = windows(val_tokens, n_ctx=n_ctx)
+    full = [w for w in every if len(w) == n_ctx]
+    count = max(1, VAL_TOKENS // n_ctx)
+    if len(every) <= count:
+        rest = [np.asarray([w], dtype=np.int32) for w in every if 1 < len(w) < n_ctx]
+        chosen = np.asarray(full, dtype=np.int32).reshape(len(full), n_ctx)
+    else:
+        picks = np.unique(np.linspace(0, len(full) - 1, num=count).astype(int))
+        rest, chosen = [], np.asarray([full[i] for i in picks], dtype=np.int32)
+    batches = [chosen[i : i + VAL_BATCH] for i in range(0, len(chosen), VAL_BATCH)]
+    return batches + rest
 
 
 def session_config():

@@ -228,3 +228,24 @@ def test_waiting_clients_take_turns(schedule):
         ends(req)
     order = sorted([*burst, latecomer], key=lambda req: req.started_at)
     assert order == [burst[0], latecomer, burst[1], burst[2]]
+
+
+def test_a_failed_step_fails_its_sequences_and_the_loop_goes_on(schedule, monkeypatch):
+    scheduler, _ = schedule(max_slots=2)
+    engine, real = scheduler.engine, scheduler.engine.step
+    failures = [RuntimeError("decode failed")]
+
+    def failing_once(feeds):
+        if failures:
+            raise failures.pop()
+        return real(feeds)
+
+    monkeypatch.setattr(engine, "step", failing_once)
+    failed = request(length=4, nsamples=2)
+    scheduler.submit(failed)
+    events = [failed.events.get(timeout=WAIT_S) for _ in range(2)]
+    assert all(isinstance(event, Failed) for event in events)
+    after = request(length=4)
+    scheduler.submit(after)
+    assert ends(after) == ["length"]
+    assert after.sequences[0].generated == 4

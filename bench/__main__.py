@@ -78,7 +78,7 @@ def run_prepare(args, model):
 
 
 def run_training(args, model):
-    return training.run(smoke=args.smoke)
+    return training.run(smoke=args.smoke, demo_prepared=args.data_dir / "prepared" / "sample")
 
 
 def run_quality(args, model):

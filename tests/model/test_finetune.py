@@ -102,6 +102,7 @@ def test_finetune_records_the_run(learned, repetitive):
         "sample_every": 30,
         "save_every": 20,
         "val_every": 20,
+        "patience": 5,
     }
     assert {"python", "tensorflow", "gpt-2-simple", "numpy"} <= record["versions"].keys()
     assert record["versions"]["gpt-2-simple"] == "0.8.1"
@@ -216,6 +217,7 @@ def test_minutes_stop_training_on_the_time_budget(budgeted, tiny_base, repetitiv
     assert (record["status"], record["stop_reason"]) == ("completed", "time budget")
     assert record["parameters"]["minutes"] == 0.04 and record["parameters"]["steps"] is None
     assert "time budget of 0:02 spent" in budgeted.result.stdout
+    assert "interrupted" not in budgeted.result.stdout  # a spent budget is no failure
     # The budget is checked before every step; the last step may end just past it.
     assert 2.4 <= budgeted.metrics[-1]["elapsed_s"] < 2.4 + 10
     assert record["step"] == budgeted.metrics[-1]["step"] > 1
@@ -299,7 +301,7 @@ def test_short_val_file_is_refused(tiny_base, tmp_path, monkeypatch, capsys):
 
 def settings_for(n_embd: int, **flags) -> dict:
     names = ["steps", "minutes", "batch_size", "accumulate_gradients", "learning_rate"]
-    names += ["sample_every", "save_every", "val_every"]
+    names += ["sample_every", "save_every", "val_every", "patience"]
     args = Namespace(**{name: None for name in names}, val=Path("val.txt"))
     vars(args).update(flags)
     return finetune.resolve_settings(args, {"n_embd": n_embd})
@@ -376,7 +378,11 @@ def test_advice_filter_drops_only_gpt_2_simples_tuning_advice():
     print("Loading checkpoint x", file=advice)
     print("", file=advice)
     print("dataset has 5 tokens", file=advice)
-    assert out.getvalue() == "Loading checkpoint x\n\ndataset has 5 tokens\n"
+    print("interrupted", file=advice)  # gpt-2-simple's word for every stop, planned ones too
+    print("interrupted: rerun to resume", file=advice)
+    assert out.getvalue() == (
+        "Loading checkpoint x\n\ndataset has 5 tokens\ninterrupted: rerun to resume\n"
+    )
 
 
 def test_a_run_being_trained_elsewhere_is_refused(tiny_base, monkeypatch, capsys):

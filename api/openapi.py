@@ -6,8 +6,16 @@ on, in each route's spelling, so ranges and defaults are written once. What a sc
 can still get; it names the parameter to change.
 """
 
-from api.request_parsing import MAX_STOPS, NATIVE, Parameter, RequestBounds, Spelling, parameters
-from api.routes.openai_compat import NEUTRAL, SPELLING
+from api.request_parsing import (
+    MAX_STOP_CHARS,
+    MAX_STOPS,
+    NATIVE,
+    Parameter,
+    RequestBounds,
+    Spelling,
+    parameters,
+)
+from api.routes.openai_compat import MAX_USER_CHARS, NEUTRAL, SPELLING
 
 ERROR = {
     "type": "object",
@@ -28,6 +36,13 @@ ERROR = {
     },
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+# Each server-sent event, as an event-stream parser gives it: `data` holds one JSON object (or
+# OpenAI's closing `[DONE]`).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
 INTEGER_NOTE = "JSON integers are written without a fraction or exponent (21, not 21.0)"
 
 
@@ -49,7 +64,7 @@ def parameter_schema(row: Parameter, *, query: bool, default=None) -> dict:
     """One row as JSON Schema; a query string has no null, and repeats `stop` for several."""
     default = row.default if default is None else default
     if row.kind == "stop":
-        text = {"type": "string", "minLength": 1}
+        text = {"type": "string", "minLength": 1, "maxLength": MAX_STOP_CHARS}
         many = {"type": "array", "items": text, "minItems": 1, "maxItems": MAX_STOPS}
         schema = many if query else {"oneOf": [text, many, {"type": "null"}]}
     else:
@@ -104,7 +119,7 @@ def _generate_paths(bounds: RequestBounds) -> dict:
             "description": f"the samples, or with stream=true {final}",
             "content": {
                 "application/json": {"schema": _ref("Generation")},
-                "text/event-stream": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": SSE_EVENT},
             },
         },
         **_refusals(
@@ -140,7 +155,11 @@ def _completions_path(bounds: RequestBounds, spelling: Spelling, neutral: dict) 
         "properties": include_usage,
         "additionalProperties": False,
     }
-    properties["user"] = {"type": "string", "description": "only for the caller's bookkeeping"}
+    properties["user"] = {
+        "type": "string",
+        "maxLength": MAX_USER_CHARS,
+        "description": "only for the caller's bookkeeping",
+    }
     for name, values in neutral.items():
         properties[name] = {"enum": list(values), "description": "only this neutral value"}
     body = {"type": "object", "additionalProperties": False, "properties": properties}
@@ -153,7 +172,7 @@ def _completions_path(bounds: RequestBounds, spelling: Spelling, neutral: dict) 
                     "description": "a text_completion object, or its chunks as events",
                     "content": {
                         "application/json": {"schema": _ref("Completion")},
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "text/event-stream": {"schema": SSE_EVENT},
                     },
                 },
                 **_refusals(invalid="invalid or unsupported parameter, or unknown model"),

@@ -17,6 +17,7 @@ from api.errors import invalid
 
 MAX_NSAMPLES = 8
 MAX_STOPS = 4
+MAX_STOP_CHARS = 200
 MAX_SEED = 2**63 - 1
 # float32's smallest normal number: a top_p below it is 0 to the engines, which sample in
 # float32 and refuse top_p = 0; it is clamped up, which keeps only the likeliest token as asked.
@@ -253,10 +254,13 @@ def _checked_string(name: str, row: Parameter, value: str) -> str:
 
 def _stop_strings(name: str, value) -> tuple[str, ...]:
     stops = [value] if isinstance(value, str) else value
-    if not isinstance(stops, list | tuple) or not all(isinstance(s, str) and s for s in stops):
-        raise invalid(f"{name} must be a non-empty string or a list of them", name)
+    valid = isinstance(stops, list | tuple) and all(isinstance(s, str) and s for s in stops)
+    if not valid or not stops:
+        raise invalid(f"{name} must be a non-empty string or a non-empty list of them", name)
     if len(stops) > MAX_STOPS:
         raise invalid(f"{name} takes at most {MAX_STOPS} strings", name)
+    if any(len(stop) > MAX_STOP_CHARS for stop in stops):
+        raise invalid(f"{name} strings are at most {MAX_STOP_CHARS} characters each", name)
     return tuple(stops)
 
 

@@ -47,6 +47,7 @@ NEUTRAL = {
     "logit_bias": (None, {}),
     "suffix": (None,),
 }
+MAX_USER_CHARS = 256  # OpenAI's `user`: an id for the caller's bookkeeping, unused here
 # Its finish reasons: both the end token and a stop string are "stop".
 FINISH = {"eos": "stop", "stop": "stop", "length": "length"}
 
@@ -55,10 +56,12 @@ def completion_args(body: dict) -> tuple[GenerationRequest, bool]:
     """The request, and whether the stream ends with a usage chunk (stream_options)."""
     body = dict(body)
     include_usage = _stream_options(body.pop("stream_options", None))
-    if "user" in body and not isinstance(body.pop("user"), str):
-        raise invalid("user must be a string (only for the caller's bookkeeping)", "user")
-    for name, neutral in NEUTRAL.items():
-        if name in body and not any(_same_json(body.pop(name), value) for value in neutral):
+    user = body.pop("user", "")
+    if not isinstance(user, str) or len(user) > MAX_USER_CHARS:
+        raise invalid(f"user must be a string of at most {MAX_USER_CHARS} characters", "user")
+    for name in NEUTRAL.keys() & body.keys():
+        given = body.pop(name)
+        if not any(_same_json(given, value) for value in NEUTRAL[name]):
             raise invalid(f"{name} is not supported here; leave it out", name)
     if isinstance(body.get("prompt"), list):
         prompts = body["prompt"]

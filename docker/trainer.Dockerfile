@@ -11,7 +11,7 @@ FROM python:3.11-slim AS wheels
 # versions would break the build whenever Debian publishes a security update.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc g++ libc6-dev \
+ && apt-get install -y --no-install-recommends gcc g++ libc6-dev libpcre2-dev \
  && rm -rf /var/lib/apt/lists/*
 # llama.cpp compiles for the building CPU by default; an image runs on other hosts, so it targets
 # x86-64-v3 (AVX2, FMA, F16C: Intel since 2013, AMD since 2015) instead.

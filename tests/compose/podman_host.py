@@ -54,6 +54,10 @@ def health(name: str) -> str:
     return (state.get("Health") or state.get("Healthcheck") or {}).get("Status", "")
 
 
+def health_log(name: str) -> list[dict]:
+    return inspect(name)["State"]["Health"]["Log"]
+
+
 class PodmanService:
     """`podman system service` on a socket of its own, for as long as the tests need it."""
 
@@ -86,15 +90,19 @@ class PodmanService:
 
 @dataclass
 class HealthcheckTicker:
-    """Runs the healthcheck of every running container of the project every `every_s` seconds."""
+    """Runs the healthcheck of every running container of the project every `every_s` seconds,
+    and keeps when each container's first passing check ended (podman keeps only the last few)."""
 
     every_s: float = 3.0
     stopped: threading.Event = field(default_factory=threading.Event)
+    first_pass_end: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> None:
         while not self.stopped.wait(self.every_s):
             for name in project_containers():
-                podman("healthcheck", "run", name, timeout=30, check=False)
+                passed = podman("healthcheck", "run", name, timeout=30, check=False)
+                if passed.returncode == 0 and name not in self.first_pass_end:
+                    self.first_pass_end[name] = health_log(name)[-1]["End"]
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="healthchecks", daemon=True)

@@ -152,8 +152,8 @@ def test_trainer_runs_the_whole_pipeline():
 
 
 def inline_program(name: str, marker: str) -> str:
-    """The `python -c PROGRAM` of the RUN instruction that mentions `marker`."""
-    for ins in instructions(name, "RUN", stage="all"):
+    """The `python -c PROGRAM` of the last RUN instruction that mentions `marker`."""
+    for ins in reversed(instructions(name, "RUN", stage="all")):
         if marker in ins["value"]:
             words = shlex.split(ins["value"])
             return words[words.index("-c") + 1]
@@ -170,6 +170,19 @@ def test_the_requirements_step_lists_the_extras(tmp_path, name, extras):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [dep for extra in extras for dep in EXTRAS[extra]]
+
+
+def wheels_stage(name: str) -> list[tuple[str, str]]:
+    found = parse_dockerfile(DOCKERFILES[name])
+    start, end = [i for i, ins in enumerate(found) if ins["instruction"] == "FROM"][:2]
+    return [(ins["instruction"], ins["value"]) for ins in found[start:end]]
+
+
+def test_api_and_trainer_share_one_wheels_stage():
+    # Identical instructions: the layer cache compiles llama.cpp and uWSGI once for both images.
+    assert wheels_stage("api") == wheels_stage("trainer")
+    assert wheels_stage("api")[0] == ("FROM", "python:3.11-slim AS wheels")
+    assert "-DGGML_NATIVE=OFF" in dict(wheels_stage("api"))["ENV"]
 
 
 def test_probe_is_installed_where_the_healthchecks_run_it():

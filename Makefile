@@ -7,13 +7,20 @@ DATA_DIR ?= data
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-# Debian packages the tests drive for real: nginx in front of uWSGI, Chromium for the page.
-DEB_PACKAGES := nginx-light chromium chromium-driver gettext-base
-DEB_COMMANDS := nginx chromium chromedriver envsubst
+# Debian packages the tests drive for real: nginx in front of uWSGI, Chromium for the page;
+# g++ because pip builds llama-cpp-python from source (see pyproject's `serve` extra); PCRE2's
+# headers so that pip builds uWSGI with PCRE (without it uWSGI prints "!!! no internal routing
+# support, rebuild with pcre support !!!" at every start). bible-kjv: the quality benchmark's
+# public-domain corpus (King James Bible text and the `bible` program that prints it).
+DEB_PACKAGES := nginx-light chromium chromium-driver gettext-base g++ libpcre2-dev bible-kjv
+DEB_COMMANDS := nginx chromium chromedriver envsubst g++ pcre2-config bible
 
-.PHONY: install test compose-test lint format serve demo bench clean
+.PHONY: install deb-packages test compose-test lint format serve demo bench clean
 
-install: $(VENV)/.installed
+install: deb-packages $(VENV)/.installed
+
+# Before the venv: its pip step compiles llama-cpp-python with g++.
+deb-packages:
 	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || [ -x /usr/sbin/$$c ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -22,7 +29,7 @@ install: $(VENV)/.installed
 	fi
 
 # Re-installs only when the dependency list changes.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | deb-packages
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat mode: a .pth adds the repo root, so packages added later import without a reinstall.

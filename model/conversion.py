@@ -1,4 +1,8 @@
-"""gpt-2-simple checkpoint → CTranslate2 model files (model.bin, config.json, vocabulary.json).
+"""gpt-2-simple checkpoint → CTranslate2 model files (model.bin, config.json, vocabulary.json),
+and the checkpoint reading that every export format shares (`read_weights`, `linear_weight`).
+
+Serving runs llama.cpp (model/gguf_writer.py); CTranslate2 stays as the benchmark's capacity
+reference (bench/engine_ceiling.py), built from the same checkpoint by `convert`.
 
 GPT-2 as CTranslate2 sees it: a pre-norm Transformer decoder with GELU (tanh approximation),
 learned position embeddings, unscaled token embeddings, a final layer norm, and the output
@@ -7,6 +11,7 @@ projection tied to the token embedding. Each attention layer's q, k, v live in o
 """
 
 import json
+import sys
 from pathlib import Path
 
 from model import checkpoint_file
@@ -71,7 +76,7 @@ def _set_linear(spec, weights: dict, scope: str) -> None:
 
 
 def vocabulary_tokens(model_dir: Path, n_vocab: int) -> list[str]:
-    """encoder.json's tokens in id order; CTranslate2 ids must equal the tokenizer's."""
+    """encoder.json's tokens in id order; an engine's ids must equal the tokenizer's."""
     encoder = json.loads((model_dir / "encoder.json").read_text(encoding="utf-8"))
     tokens = sorted(encoder, key=encoder.__getitem__)
     if [encoder[t] for t in tokens] != list(range(n_vocab)) or tokens[-1] != EOS_TOKEN:
@@ -91,3 +96,20 @@ def convert(model_dir: Path, out_dir: Path, *, quantization: str) -> None:
     spec.validate()
     spec.optimize(quantization=quantization)
     spec.save(str(out_dir))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m model.conversion MODEL_DIR OUT_DIR`: the benchmark's CTranslate2 int8 folder."""
+    if len(argv) != 2:
+        print("usage: python -m model.conversion MODEL_DIR OUT_DIR (a new folder)", file=sys.stderr)
+        return 2
+    model_dir, out_dir = Path(argv[0]), Path(argv[1])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    convert(model_dir, out_dir, quantization="int8")
+    for name in ("encoder.json", "vocab.bpe", "hparams.json"):
+        (out_dir / name).write_bytes((model_dir / name).read_bytes())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,8 +1,9 @@
 """`python -m model export (--run RUN | --base NAME) --out DIR`: a serving folder for the API.
 
-Writes CTranslate2's model files, the tokenizer (encoder.json, vocab.bpe), hparams.json and
-meta.json into a temporary folder beside DIR, checks that CTranslate2 scores a probe text like
-TensorFlow does, and only then swaps the folder in. A failed check leaves DIR as it was.
+Writes llama.cpp's model file (model.gguf, tokenizer embedded), the tokenizer the API encodes
+with (encoder.json, vocab.bpe), hparams.json and meta.json into a temporary folder beside DIR,
+checks that llama.cpp scores a probe text like TensorFlow does, and only then swaps the folder
+in. A failed check leaves DIR as it was.
 """
 
 import datetime
@@ -12,13 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-from model import checkpoint_file, conversion, parity, paths
+from model import best_checkpoint, checkpoint_file, gguf_writer, parity, paths
 from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 from model.tokenizer import EOS_TOKEN
 
-FORMAT = 1
+FORMAT = 2  # 1: CTranslate2 model files; 2: model.gguf
 TOKENIZER_FILES = ("encoder.json", "vocab.bpe", "hparams.json")
+# q8_0: see bench/engine_ceiling.py's weight-type comparison for why.
+DEFAULT_WEIGHTS = "q8_0"
 
 
 def add_arguments(parser) -> None:
@@ -27,10 +30,17 @@ def add_arguments(parser) -> None:
     source.add_argument("--base", help="base model as-is in $GHOST_DATA_DIR/models/NAME")
     parser.add_argument("--out", required=True, type=Path, help="serving folder to write")
     parser.add_argument(
+        "--checkpoint",
+        choices=best_checkpoint.CHOICES,
+        default="best",
+        help="a run's checkpoint: best (lowest validation loss; the latest when the run has "
+        "none) or latest (default best)",
+    )
+    parser.add_argument(
         "--quantization",
-        choices=["int8", "float32"],
-        default="int8",
-        help="weight storage in model.bin (default int8: 4x smaller, what serving runs)",
+        choices=gguf_writer.WEIGHT_TYPES,
+        default=DEFAULT_WEIGHTS,
+        help=f"weight type of the matrices in model.gguf (default {DEFAULT_WEIGHTS})",
     )
 
 
@@ -40,8 +50,9 @@ def read_json(path: Path):
 
 def build_meta(args, source: Path, quantization_check: dict) -> dict:
     hparams = json.loads((source / "hparams.json").read_text())
-    run_info = read_json(source / "run.json") or {}
-    evaluation = read_json(source / "eval.json")
+    records = best_checkpoint.run_folder_of(source)
+    run_info = read_json(records / "run.json") or {}
+    evaluation = read_json(records / "eval.json")
     dataset = run_info.get("dataset")
     return {
         "format": FORMAT,
@@ -73,17 +84,15 @@ def check_out(out: Path) -> None:
 def write_serving_folder(args, source: Path, staging: Path) -> dict:
     """Converts, checks and describes the model in `staging`; returns the parity result."""
     n_ctx = json.loads((source / "hparams.json").read_text())["n_ctx"]
-    if args.quantization == "float32":
-        conversion.convert(source, staging, quantization="float32")
-        result = parity.check(source, staging, n_ctx=n_ctx)
-    else:
-        # The exact check needs float32 weights; int8's rounding is then measured against it.
-        float_dir = staging / "float32-check"
-        float_dir.mkdir()
-        conversion.convert(source, float_dir, quantization="float32")
-        conversion.convert(source, staging, quantization="int8")
-        result = parity.check(source, float_dir, staging, n_ctx=n_ctx)
-        shutil.rmtree(float_dir)
+    served = staging / gguf_writer.MODEL_FILE
+    gguf_writer.write(source, served, weight_type=args.quantization)
+    # The exact check needs f32 weights; a smaller type's rounding is then measured against it.
+    float32 = served if args.quantization == "f32" else staging / "f32-check.gguf"
+    if float32 != served:
+        gguf_writer.write(source, float32, weight_type="f32")
+    result = parity.check(source, float32, served, weights=args.quantization, n_ctx=n_ctx)
+    if float32 != served:
+        float32.unlink()
     for name in TOKENIZER_FILES:
         shutil.copyfile(source / name, staging / name)
     meta = build_meta(args, source, result)
@@ -94,6 +103,9 @@ def write_serving_folder(args, source: Path, staging: Path) -> dict:
 def run(args) -> int:
     started = time.monotonic()
     source = paths.run_path(args.run) if args.run else paths.base_path(args.base)
+    if args.run:
+        source, why = best_checkpoint.select(source, args.checkpoint)
+        print(f"exporting {why}")
     check_out(args.out)
     staging = staging_folder(args.out)
     try:

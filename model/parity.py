@@ -1,20 +1,29 @@
-"""Export's self-check: CTranslate2 must score a probe text as TensorFlow does.
+"""Export's self-check: llama.cpp must score a probe text as TensorFlow does.
 
-TensorFlow on the gpt-2-simple checkpoint is the reference. float32 must agree within
+TensorFlow on the gpt-2-simple checkpoint is the reference. An f32 GGUF must agree within
 FLOAT32_TOLERANCE nats per token, which only an exact weight mapping achieves (a transposed or
-misplaced matrix is off by whole nats). int8 rounds weights, so its difference is measured and
-reported, and only a difference no rounding explains fails the export.
+misplaced matrix is off by whole nats). Smaller weight types round, so their difference is
+measured and reported, and only a difference no rounding explains fails the export. The GGUF's
+embedded tokenizer must also split the probe into the same ids: llama.cpp's own tools
+(llama-server) tokenize with it.
 """
+
+import ctypes
+import os
+import sys
 
 import numpy as np
 
 from model import scoring
 from model.tokenizer import load_fast_tokenizer
 
+# llama.cpp's f32 matmuls sum in another order than TensorFlow's: measured 1e-4 nats at most
+# on the tiny test model. A wrong layout is off by whole nats.
 FLOAT32_TOLERANCE = 1e-3
-# int8 rounding moves GPT-2's log-probabilities by hundredths of a nat; half a nat on average
-# means the int8 model is broken, not rounded.
-INT8_MEAN_LIMIT = 0.5
+# q8_0 moves GPT-2's log-probabilities by hundredths of a nat, q4_0 by about a tenth; half a
+# nat on average means the model is broken, not rounded.
+GGML_LOG_LEVEL_ERROR = 4  # ggml.h's; llama_cpp exports no constant for it
+QUANTIZED_MEAN_LIMIT = 0.5
 # Words, digits, punctuation, accents, an emoji and newlines: every pre-tokenizer branch.
 PROBE_TEXT = (
     "The ferry left the harbour at 6:45, an hour late. Nobody on board seemed to mind.\n\n"
@@ -24,45 +33,112 @@ PROBE_TEXT = (
 )
 
 
-def probe(source) -> tuple[list[int], list[str], bool]:
-    """The probe's ids (gpt-2-simple's encoder, as training saw them), the serving tokenizer's
-    token strings for them, and whether the serving tokenizer produced the same ids."""
+def probe(source) -> tuple[list[int], bool]:
+    """The probe's ids (gpt-2-simple's encoder, as training saw them), and whether the serving
+    tokenizer produces the same ids."""
     from gpt_2_simple.src.encoder import get_encoder
 
     ids = get_encoder(str(source)).encode(PROBE_TEXT)
-    served = load_fast_tokenizer(source).encode(PROBE_TEXT)
-    return ids, served.tokens, served.ids == ids
+    return ids, load_fast_tokenizer(source).encode(PROBE_TEXT).ids == ids
 
 
-def ctranslate2_logprobs(model_dir, tokens: list[str], *, compute_type: str) -> np.ndarray:
-    import ctranslate2
-
-    generator = ctranslate2.Generator(str(model_dir), device="cpu", compute_type=compute_type)
-    result = generator.score_batch([tokens], max_input_length=0)[0]
-    return np.asarray(result.log_probs, dtype=np.float32)
+def _log_errors(level: int, text: bytes, _user_data) -> None:
+    if level == GGML_LOG_LEVEL_ERROR:
+        print(f"llama.cpp: {text.decode('utf-8', 'replace').rstrip()}", file=sys.stderr)
 
 
-def check(source, float32_dir, int8_dir=None, *, n_ctx: int) -> dict:
-    """Scores the probe with TensorFlow (from `source`) and the CTranslate2 model(s)."""
-    ids, tokens, tokenizer_match = probe(source)
-    ids, tokens = ids[:n_ctx], tokens[:n_ctx]
+_llama_log_callback = None  # the ctypes callback must outlive every llama.cpp call
+
+
+def _load_llama(model_file):
+    global _llama_log_callback
+    import llama_cpp as ll
+
+    if _llama_log_callback is None:
+        _llama_log_callback = ll.llama_log_callback(_log_errors)
+        ll.llama_log_set(_llama_log_callback, ctypes.c_void_p())
+        ll.llama_backend_init()
+    model = ll.llama_model_load_from_file(str(model_file).encode(), ll.llama_model_default_params())
+    if not model:
+        raise ValueError(f"llama.cpp cannot load {model_file}")
+    return model
+
+
+def gguf_tokenizer_ids(model_file, text: str) -> list[int]:
+    """The text as the GGUF's embedded tokenizer splits it (no start token, no special tokens)."""
+    import llama_cpp as ll
+
+    model = _load_llama(model_file)
+    try:
+        data = text.encode("utf-8")
+        room = len(data) + 1
+        ids = (ll.llama_token * room)()
+        vocab = ll.llama_model_get_vocab(model)
+        count = ll.llama_tokenize(vocab, data, len(data), ids, room, False, False)
+        return list(ids[:count])
+    finally:
+        ll.llama_model_free(model)
+
+
+def llama_scores(model_file, ids: list[int]) -> np.ndarray:
+    """log p(ids[i] | ids[:i]) for i = 1..len-1 from llama.cpp (f32 KV cache, one decode)."""
+    import llama_cpp as ll
+
+    model = _load_llama(model_file)
+    params = ll.llama_context_default_params()
+    params.n_ctx = params.n_batch = params.n_ubatch = len(ids)
+    params.n_threads = params.n_threads_batch = os.cpu_count() or 1
+    params.type_k = params.type_v = ll.GGML_TYPE_F32
+    context = ll.llama_init_from_model(model, params)
+    batch = ll.llama_batch_init(len(ids), 0, 1)
+    try:
+        for position, token_id in enumerate(ids):
+            batch.token[position], batch.pos[position] = token_id, position
+            batch.n_seq_id[position], batch.seq_id[position][0] = 1, 0
+            batch.logits[position] = True
+        batch.n_tokens = len(ids)
+        if ll.llama_decode(context, batch) != 0:
+            raise RuntimeError(f"llama.cpp could not score the probe with {model_file}")
+        n_vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(model))
+        scores = np.empty(len(ids) - 1, dtype=np.float32)
+        for position in range(len(ids) - 1):
+            row = np.ctypeslib.as_array(ll.llama_get_logits_ith(context, position), (n_vocab,))
+            row = row.astype(np.float64)
+            top = row.max()
+            log_norm = top + np.log(np.exp(row - top).sum())
+            scores[position] = row[ids[position + 1]] - log_norm
+        return scores
+    finally:
+        ll.llama_batch_free(batch)
+        ll.llama_free(context)
+        ll.llama_model_free(model)
+
+
+def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dict:
+    """Scores the probe with TensorFlow (from `source`), the f32 GGUF and the served GGUF."""
+    ids, tokenizer_match = probe(source)
+    gguf_tokenizer_match = gguf_tokenizer_ids(float32_file, PROBE_TEXT) == ids
+    ids = ids[:n_ctx]
     reference = scoring.token_logprobs(source, [ids])[0]
-    float32 = ctranslate2_logprobs(float32_dir, tokens, compute_type="float32")
+    float32 = llama_scores(float32_file, ids)
     float_diff = np.abs(float32 - reference)
     result = {
         "probe_tokens": len(ids),
         "tokenizer_match": tokenizer_match,
+        "gguf_tokenizer_match": gguf_tokenizer_match,
         "tolerance": FLOAT32_TOLERANCE,
         "float32_max_abs_diff": float(float_diff.max()),
         "float32_mean_abs_diff": float(float_diff.mean()),
+        "weights": weights,
     }
-    passed = tokenizer_match and result["float32_max_abs_diff"] <= FLOAT32_TOLERANCE
-    if int8_dir is not None:
-        int8_diff = np.abs(ctranslate2_logprobs(int8_dir, tokens, compute_type="int8") - reference)
-        result["int8_mean_abs_diff"] = float(int8_diff.mean())
-        result["int8_max_abs_diff"] = float(int8_diff.max())
-        result["int8_mean_limit"] = INT8_MEAN_LIMIT
-        passed = passed and result["int8_mean_abs_diff"] <= INT8_MEAN_LIMIT
+    passed = tokenizer_match and gguf_tokenizer_match
+    passed = passed and result["float32_max_abs_diff"] <= FLOAT32_TOLERANCE
+    if served_file != float32_file:
+        served_diff = np.abs(llama_scores(served_file, ids) - reference)
+        result["weights_mean_abs_diff"] = float(served_diff.mean())
+        result["weights_max_abs_diff"] = float(served_diff.max())
+        result["weights_mean_limit"] = QUANTIZED_MEAN_LIMIT
+        passed = passed and result["weights_mean_abs_diff"] <= QUANTIZED_MEAN_LIMIT
     result["passed"] = bool(passed)
     return result
 
@@ -70,10 +146,12 @@ def check(source, float32_dir, int8_dir=None, *, n_ctx: int) -> dict:
 def describe(result: dict) -> str:
     if not result["tokenizer_match"]:
         return "parity check failed: the tokenizers library encodes the probe differently"
+    if not result["gguf_tokenizer_match"]:
+        return "parity check failed: the GGUF's embedded tokenizer encodes the probe differently"
     text = (
-        f"float32 max |Δ log p| {result['float32_max_abs_diff']:.2e} "
+        f"f32 max |Δ log p| {result['float32_max_abs_diff']:.2e} "
         f"(tolerance {result['tolerance']:g}) over {result['probe_tokens']} tokens"
     )
-    if "int8_mean_abs_diff" in result:
-        text += f", int8 mean |Δ log p| {result['int8_mean_abs_diff']:.2e}"
+    if "weights_mean_abs_diff" in result:
+        text += f", {result['weights']} mean |Δ log p| {result['weights_mean_abs_diff']:.2e}"
     return ("parity ok: " if result["passed"] else "parity check failed: ") + text

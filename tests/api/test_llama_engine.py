@@ -1,0 +1,167 @@
+"""The llama.cpp engine on real exported tiny models: parity with TensorFlow, per-slot sampling.
+
+Greedy decoding is compared with TensorFlow on the gpt-2-simple checkpoint (f32 weights: the
+logit gaps of a random tiny model are ~1e-2, the engines differ by ~1e-5). Sampling is checked
+on q8_0, what serving runs.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from api.engines.base import Feed
+from api.engines.llama_engine import KVCacheFull, LlamaEngine
+from api.tokenizer import Tokenizer
+from tests.fixtures.models import check_cli
+
+PROMPT = "The keeper of the lighthouse wrote"
+NEW_TOKENS = 24
+
+
+def engine_for(model, **settings) -> LlamaEngine:
+    options = {"max_slots": 4, "kv_tokens": 512, "threads": 1, **settings}
+    return LlamaEngine(model.path, **options)
+
+
+def tensorflow_greedy(model_dir, prompt_ids: list[int], count: int) -> list[int]:
+    """TensorFlow's greedy continuation on the checkpoint: argmax of the last position's logits,
+    the whole context recomputed each token (the reference, not a fast path)."""
+    import tensorflow as tf
+    from gpt_2_simple.src import model as gpt2_model
+
+    from model.checkpoint_file import latest_prefix
+
+    hparams = gpt2_model.default_hparams()
+    hparams.override_from_dict(json.loads((model_dir / "hparams.json").read_text()))
+    graph = tf.Graph()
+    with graph.as_default():
+        tokens = tf.compat.v1.placeholder(tf.int32, [1, None])
+        logits = gpt2_model.model(hparams=hparams, X=tokens)["logits"][0, -1]
+        saver = tf.compat.v1.train.Saver(var_list=tf.compat.v1.global_variables())
+    ids = list(prompt_ids)
+    with tf.compat.v1.Session(graph=graph) as session:
+        saver.restore(session, str(latest_prefix(model_dir)))
+        for _ in range(count):
+            ids.append(int(np.argmax(session.run(logits, feed_dict={tokens: [ids]}))))
+    return ids[len(prompt_ids) :]
+
+
+def generate(engine, slot: int, prompt_ids: list[int], count: int, **sampling) -> list[int]:
+    """One sequence alone: prompt in one feed, then one token per step."""
+    engine.open(slot, **{"temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 0, **sampling})
+    token = engine.step([Feed(slot, prompt_ids, sample=True)])[0]
+    out = [token]
+    while len(out) < count:
+        token = engine.step([Feed(slot, [token], sample=True)])[0]
+        out.append(token)
+    return out
+
+
+@pytest.fixture(scope="module")
+def prompt_ids(tiny_serving_model) -> list[int]:
+    return Tokenizer(tiny_serving_model.path).encode(PROMPT)
+
+
+@pytest.mark.timeout(180)
+def test_greedy_steps_follow_tensorflow(tiny_base, tiny_serving_model, prompt_ids):
+    expected = tensorflow_greedy(tiny_base.path, prompt_ids, NEW_TOKENS)
+    engine = engine_for(tiny_serving_model)
+    try:
+        assert generate(engine, 2, prompt_ids, NEW_TOKENS) == expected
+        # The prompt prefilled in chunks of 3 tokens (no sampling until the last) changes nothing.
+        engine.open(1, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+        chunks = [prompt_ids[i : i + 3] for i in range(0, len(prompt_ids), 3)]
+        for chunk in chunks[:-1]:
+            assert engine.step([Feed(1, chunk, sample=False)]) == [None]
+        token = engine.step([Feed(1, chunks[-1], sample=True)])[0]
+        chunked = [token]
+        while len(chunked) < NEW_TOKENS:
+            token = engine.step([Feed(1, [token], sample=True)])[0]
+            chunked.append(token)
+        assert chunked == expected
+    finally:
+        engine.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_seed_gives_the_same_tokens_alone_and_among_others(tiny_serving_model_int8, prompt_ids):
+    seeded = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 1234}
+    engine = engine_for(tiny_serving_model_int8)
+    try:
+        alone = generate(engine, 0, prompt_ids, NEW_TOKENS, **seeded)
+        assert generate(engine, 0, prompt_ids, NEW_TOKENS, **seeded) == alone  # reopened slot
+        assert generate(engine, 0, prompt_ids, NEW_TOKENS, **{**seeded, "seed": 99}) != alone
+        # Now in slot 3, joined one step after two others with other settings and prompts.
+        engine.open(0, temperature=0.7, top_k=40, top_p=1.0, seed=5)
+        engine.open(1, temperature=1.3, top_k=0, top_p=0.9, seed=6)
+        engine.open(3, **seeded)
+        others = engine.step([Feed(0, prompt_ids[:2], True), Feed(1, prompt_ids[::-1], True)])
+        mates = [Feed(0, [others[0]], True), Feed(1, [others[1]], True)]
+        first = engine.step([*mates, Feed(3, prompt_ids, True)])
+        among, mates_tokens = [first[2]], first[:2]
+        while len(among) < NEW_TOKENS:
+            feeds = [Feed(0, [mates_tokens[0]], True), Feed(3, [among[-1]], True)]
+            feeds.append(Feed(1, [mates_tokens[1]], True))
+            result = engine.step(feeds)
+            mates_tokens, among = [result[0], result[2]], [*among, result[1]]
+        assert among == alone
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def padded_model(tiny_base, tmp_path_factory):
+    """A model whose vocabulary is mostly `<|unused…|>` fillers (a corpus of a few words)."""
+    data = tiny_base.data_dir
+    corpus = tmp_path_factory.mktemp("few-words") / "train.txt"
+    corpus.write_text("ab ba ab ba aab bba\n" * 80, encoding="utf-8")
+    shape = ["--vocab-size", "512", "--exact-vocab", "--n-layer", "1", "--n-embd", "32"]
+    check_cli(data, "init", "padded", "--corpus", str(corpus), *shape, "--n-head", "1")
+    out = tmp_path_factory.mktemp("serving-padded") / "padded"
+    check_cli(data, "export", "--base", "padded", "--out", str(out), "--quantization", "f32")
+    return out
+
+
+@pytest.mark.timeout(180)
+def test_banned_ids_are_never_sampled(padded_model):
+    tokenizer = Tokenizer(padded_model)
+    banned = set(tokenizer.banned_ids)
+    assert len(banned) > tokenizer.n_vocab // 3  # ~half the draws would be fillers if allowed
+    engine = LlamaEngine(padded_model, max_slots=1, kv_tokens=64, threads=1)
+    drawn = []
+    try:
+        # A near-uniform distribution (temperature 50) over all ids, many times over.
+        for seed in range(12):
+            drawn += generate(engine, 0, [tokenizer.eos_id], 40, temperature=50.0, seed=seed)
+    finally:
+        engine.close()
+    assert not banned & set(drawn)
+    assert len(set(drawn)) > 100  # the draw really was spread out
+
+
+@pytest.mark.timeout(180)
+def test_a_full_kv_budget_is_a_clear_error_and_leaves_slots_intact(
+    tiny_serving_model_int8, prompt_ids
+):
+    engine = engine_for(tiny_serving_model_int8, max_slots=3, kv_tokens=256)
+    try:
+        assert engine.kv_tokens == 256 and engine.n_ctx == 128
+        reference = generate(engine, 0, prompt_ids, 8)
+        for slot in range(3):
+            engine.open(slot, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+        filler = list(range(120))
+        assert engine.step([Feed(1, filler, False), Feed(2, filler, False)]) == [None, None]
+        with pytest.raises(KVCacheFull, match="KV budget"):  # 240 + 31 cells > 256
+            engine.step([Feed(0, filler[:30], True), Feed(1, [5], True)])
+        engine.free(2)  # room again; the failed step left slot 0 empty and slot 1 as it was
+        tokens = [engine.step([Feed(0, prompt_ids, True), Feed(1, [5], True)])[0]]
+        while len(tokens) < 8:
+            tokens.append(engine.step([Feed(0, [tokens[-1]], True)])[0])
+        assert tokens == reference
+        with pytest.raises(ValueError, match="not open"):
+            engine.step([Feed(2, [1], sample=True)])
+        with pytest.raises(ValueError, match="context of 128"):
+            engine.step([Feed(1, filler, sample=True)])
+    finally:
+        engine.close()

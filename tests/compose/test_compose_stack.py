@@ -232,6 +232,12 @@ def test_root_filesystems_are_read_only_and_tmp_is_writable(compose):
         refused = podman("exec", "--user", "0", name, "touch", "/probe", check=False)
         assert refused.returncode != 0 and "Read-only file system" in refused.stderr, name
         podman("exec", name, "touch", "/tmp/probe")
+    script = "touch /tmp/probe /data/probe && rm /data/probe && touch /probe"
+    trainer = compose("--profile", "train", "run", "--rm", "--entrypoint", "sh", "trainer",
+                      "-c", script, timeout=60, check=False)  # fmt: skip
+    assert trainer.returncode != 0
+    assert "/probe: Read-only file system" in trainer.stderr + trainer.stdout
+    assert "/tmp/probe" not in trainer.stderr + trainer.stdout
 
 
 def test_the_api_image_has_no_tensorflow(compose):

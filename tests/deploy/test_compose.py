@@ -80,6 +80,12 @@ def test_api_filesystem_is_read_only_except_tmp(served):
     assert (volume["target"], volume["read_only"]) == ("/data", True)
 
 
+def test_trainer_filesystem_is_read_only_except_tmp_and_the_volume(with_trainer):
+    trainer = with_trainer["services"]["trainer"]
+    assert trainer["read_only"] is True
+    assert trainer["tmpfs"] == ["/tmp"]
+
+
 def test_trainer_writes_the_volume_the_api_reads(with_trainer):
     trainer, api = with_trainer["services"]["trainer"], with_trainer["services"]["api"]
     (written,) = trainer["volumes"]
@@ -105,7 +111,7 @@ def test_secrets_only_pass_through_from_the_environment(with_trainer):
     token = "test-token-from-env"
     env = compose_config("train", env={"GENIUS_ACCESS_TOKEN": token})["services"]["trainer"]
     assert env["environment"]["GENIUS_ACCESS_TOKEN"] == token
-    assert "TOKEN" not in str(raw["services"]["api"]) + str(raw["services"]["nginx"])
+    assert "GENIUS" not in str(raw["services"]["api"]) + str(raw["services"]["nginx"])
 
 
 def test_unset_tunables_stay_unset_so_the_code_defaults_apply(served):

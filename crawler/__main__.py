@@ -1,17 +1,17 @@
 """python -m crawler bulbapedia|genius --out DIR … — run a spider and print what it did."""
 
 import argparse
-import os
 import sys
 
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.console import hide_scrapy_reports
 from crawler.corpus_folder import CorpusFolder
 from crawler.extensions import summary_lines
 from crawler.spiders.bulbapedia import BulbapediaSpider, parse_series
 from crawler.spiders.corpus_spider import positive_int
-from crawler.spiders.genius import MISSING_TOKEN, GeniusSpider, parse_artists
+from crawler.spiders.genius import GeniusSpider, parse_artists
 
 # Exit codes: 0 done, 1 the crawl failed, 2 bad usage, 130 stopped by Ctrl-C (resumable).
 EXIT_CODES = {"finished": 0, "closespider_itemcount": 0, "shutdown": 130}
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--cache", action="store_true", help="keep an HTTP cache of pages")
         sub.add_argument("--delay", type=float, help="seconds between requests (default 1.5)")
         sub.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
+        sub.add_argument(
+            "-v", "--verbose", action="store_true", help="all of Scrapy's log (DEBUG level)"
+        )
         sub.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
     return parser
 
@@ -47,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def crawl_settings(args) -> Settings:
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
-    overrides = {"LOG_LEVEL": args.log_level.upper()}
+    overrides = {"LOG_LEVEL": "DEBUG" if args.verbose else args.log_level.upper()}
     if args.delay is not None:
         if args.delay < 0:
             raise ValueError(f"--delay must be 0 or more seconds, got {args.delay}")
@@ -75,8 +78,6 @@ def spider_arguments(args, settings: Settings) -> tuple[type, dict]:
     if args.spider == "bulbapedia":
         series = parse_series(args.series, known=settings.getdict("BULBAPEDIA_LIST_PAGES"))
         return BulbapediaSpider, {**common, "series": series}
-    if not os.environ.get("GENIUS_ACCESS_TOKEN"):
-        raise ValueError(MISSING_TOKEN)
     max_songs = positive_int(args.max_songs, name="--max-songs")
     return GeniusSpider, {**common, "artist": parse_artists(args.artist), "max_songs": max_songs}
 
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = crawl_settings(args)
         spider_class, spider_args = spider_arguments(args, settings)
+        spider_class.check_arguments(**spider_args)
         CorpusFolder(args.out)  # a damaged index or an unusable folder is reported here
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -93,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot use --out {args.out} ({exc}); choose another folder", file=sys.stderr)
         return 2
+    if not args.verbose:
+        hide_scrapy_reports()
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(spider_class)
     process.crawl(crawler, **spider_args)

@@ -37,6 +37,7 @@ class BulbapediaSpider(CorpusSpider):
     def __init__(self, *args, series=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.series_arg = series
+        self.lists_without_links: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -76,7 +77,16 @@ class BulbapediaSpider(CorpusSpider):
                 continue
             yield scrapy.Request(url, callback=self.parse_episode, cb_kwargs={"code": code})
         if not seen:
-            self.logger.warning("No %s episode links on the list page %s", series, response.url)
+            self.lists_without_links.add(series)
+
+    def closed(self, reason):
+        # One warning for all of them: a site whose markup changed would repeat it per series.
+        if self.lists_without_links:
+            self.logger.warning(
+                "No episode links on the list pages of %s; if those series have episodes, "
+                "check BULBAPEDIA_LIST_PAGES, else leave them out with --series",
+                ", ".join(code for code in self.series if code in self.lists_without_links),
+            )
 
     def parse_episode(self, response, code):
         page = response.text

@@ -1,5 +1,6 @@
 """The demo's sample site: served by `python -m crawler.sample_site`, crawled for real."""
 
+import re
 import signal
 import subprocess
 import sys
@@ -9,6 +10,10 @@ import pytest
 from crawler.mediawiki import plot_text
 from crawler.sample_site.render import load_episodes, site_pages
 from tests.crawler.conftest import REPO_ROOT, read_index, run_crawler
+
+ERROR_LOOKING = re.compile(r"(?i)\b(warning|error|failed|traceback)\b")
+# Scrapy's start-up and shutdown reports, which only -v shows.
+SCRAPY_REPORTS = ("Overridden settings", "Enabled extensions", "Dumping Scrapy stats")
 
 
 def test_episodes_are_varied_and_long_enough():
@@ -48,15 +53,34 @@ def sample_site(request):
 @pytest.mark.timeout(180)
 def test_demo_crawl_of_the_sample_site(sample_site, tmp_path):
     out = tmp_path / "corpus"
-    result = run_crawler("bulbapedia", "--out", str(out), "--site-root", sample_site)
+    # As deploy/pipeline.sh crawls it: the two series that have sample episodes.
+    result = run_crawler(
+        "bulbapedia", "--out", str(out), "--site-root", sample_site, "--series", "EP,AG"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     index = read_index(out)
     assert len(index) == 40
     assert "documents written: 40" in result.stdout
-    assert "errors: 0" in result.stdout  # every series' list page exists, most are empty
+    assert "errors: 0" in result.stdout
+    # The default output: the summary on stdout; on stderr no warning, error or Scrapy report.
+    assert not ERROR_LOOKING.findall(result.stderr), result.stderr
+    assert not any(report in result.stderr for report in SCRAPY_REPORTS), result.stderr
+    assert len(result.stderr.splitlines()) <= 3, result.stderr
     texts = [(out / f"{record['id']}.txt").read_text("utf-8") for record in index]
     assert all("Major events" not in text and "Spoiler" not in text for text in texts)
     assert all(250 <= len(text.split()) <= 400 for text in texts)
+
+
+@pytest.mark.timeout(180)
+def test_series_without_episodes_get_one_warning_and_verbose_shows_scrapy(sample_site, tmp_path):
+    out = tmp_path / "corpus"
+    result = run_crawler("bulbapedia", "--out", str(out), "--site-root", sample_site, "-v")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "documents written: 40" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "] WARNING: " in line]
+    assert len(warnings) == 1, warnings
+    assert "list pages of DP, BW, XY, SM, JN, HZ;" in warnings[0]
+    assert all(report in result.stderr for report in SCRAPY_REPORTS), result.stderr[-3000:]
 
 
 def test_busy_port_is_a_one_line_error(sample_site):

@@ -5,6 +5,11 @@ current: one or several <div data-lyrics-container="true">; inside them, blocks 
          lyrics; the header and footer outside the containers are never read.
 legacy:  <div class="lyrics"><p>…</p></div>.
 <br> becomes a newline; section headers such as [Chorus] are kept (prepare cleans them).
+
+Stanzas stay apart: Genius splits the lyrics over several containers, also between stanzas,
+so a container's closing line break is kept where the next one starts, and a section header
+always starts a stanza (on real pages a [Chorus] at a container boundary followed the verse
+directly).
 """
 
 import re
@@ -14,6 +19,7 @@ from lxml import html as lxml_html
 _BLOCK_TAGS = {"p", "div"}
 _TRAILING_SPACE = re.compile(r"[ \t\r\f\v]+\n")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_SECTION_HEADER = re.compile(r"^\[[^\]]+\]$")
 
 
 def lyrics_text(page_html: str) -> str:
@@ -28,8 +34,9 @@ def lyrics_text(page_html: str) -> str:
     for container in containers:
         pieces: list[str] = []
         _collect(container, pieces)
-        parts.append("".join(pieces).strip())
-    return _tidy("\n".join(part for part in parts if part))
+        # Only the start is trimmed: a trailing <br> ends a stanza at the boundary.
+        parts.append("".join(pieces).lstrip())
+    return _tidy("\n".join(part for part in parts if part.strip()))
 
 
 def song_title(page_html: str) -> str:
@@ -67,5 +74,9 @@ def _is_lyrics(element) -> bool:
 def _tidy(text: str) -> str:
     text = text.replace("\u00a0", " ")
     text = _TRAILING_SPACE.sub("\n", text)
-    lines = [line.strip() for line in text.split("\n")]
+    lines = []
+    for line in (line.strip() for line in text.split("\n")):
+        if _SECTION_HEADER.match(line) and lines and lines[-1]:
+            lines.append("")
+        lines.append(line)
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()

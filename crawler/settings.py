@@ -10,6 +10,8 @@ import os
 BOT_NAME = "ghostwriter"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# `scrapy crawl` checks spider arguments before starting, as `python -m crawler` does.
+COMMANDS_MODULE = "crawler.commands"
 
 # Who we are and how to reach whoever runs the crawl: site operators see this in their logs.
 CRAWLER_CONTACT_URL = os.environ.get(

@@ -31,6 +31,13 @@ class CorpusSpider(scrapy.Spider):
     """Base of the corpus spiders: `self.corpus` is the output folder, opened at start."""
 
     @classmethod
+    def check_arguments(cls, *, limit=None, **_) -> None:
+        """Checks spider arguments before any crawl starts (both entry points call it):
+        ValueError with a message that names the fix."""
+        if limit is not None:
+            positive_int(limit, name="limit")
+
+    @classmethod
     def from_crawler(cls, crawler, *args, out=None, limit=None, resume=None, cache=None, **kwargs):
         settings = crawler.settings
         if limit is not None:

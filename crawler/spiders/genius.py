@@ -38,10 +38,17 @@ class GeniusSpider(CorpusSpider):
 
     def __init__(self, *args, artist=None, max_songs=60, **kwargs):
         super().__init__(*args, **kwargs)
+        self.check_arguments(artist=artist, max_songs=max_songs)
         self.artists = parse_artists(artist)
         self.max_songs = positive_int(max_songs, name="max_songs")
+
+    @classmethod
+    def check_arguments(cls, *, artist=None, max_songs=60, **common) -> None:
         if not os.environ.get("GENIUS_ACCESS_TOKEN"):
             raise ValueError(MISSING_TOKEN)
+        super().check_arguments(**common)
+        parse_artists(artist)
+        positive_int(max_songs, name="max_songs")
 
     def api_request(self, endpoint: str, params: dict, **kwargs) -> scrapy.Request:
         url = f"{self.settings['GENIUS_API_ROOT'].rstrip('/')}/{endpoint}?{urlencode(params)}"

@@ -35,7 +35,7 @@ SONG_1001_HTML = (
 SONG_1001_TEXT = (
     "[Verse 1]\nWe folded paper lanterns\nand we lit them by the pier\n"
     "The tide took every wish we had\nand kept them for a year\n\n"
-    "[Chorus]\nFloat, float, over the water\nFloat, float, nobody caught her\n"
+    "[Chorus]\nFloat, float, over the water\nFloat, float, nobody caught her\n\n"
     "[Verse 2]\nThe harbour lights are counting down"
 )
 

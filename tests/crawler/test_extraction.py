@@ -71,6 +71,33 @@ def test_lyrics_leave_out_header_footer_and_excluded_blocks():
     assert "[Chorus]" in text
 
 
+def containers(*bodies: str) -> str:
+    """A song page whose lyrics are split over containers, with an ad between each two."""
+    ad = '<div class="RightSidebar__Container"><div class="SidebarAd">Advertisement</div></div>'
+    divs = [f'<div data-lyrics-container="true">{body}</div>' for body in bodies]
+    return genius_pages.song_page(1001, "Split", ad.join(divs))
+
+
+@pytest.mark.parametrize(
+    ("bodies", "expected"),
+    [
+        # A section header after a container boundary starts a new stanza.
+        (["[Verse]<br>one<br>two", "[Chorus]<br>three"], "[Verse]\none\ntwo\n\n[Chorus]\nthree"),
+        # A container that ends with a line break ends a stanza, headers or not.
+        (["one<br>two<br>", "three<br>four"], "one\ntwo\n\nthree\nfour"),
+        # A container that ends mid-stanza continues it.
+        (["[Chorus]<br>one", "two<br>three"], "[Chorus]\none\ntwo\nthree"),
+        # A header right after an excluded block inside a container, too.
+        (
+            ['one<br><div data-exclude-from-selection="true">ad</div>[Bridge]<br>two'],
+            "one\n\n[Bridge]\ntwo",
+        ),
+    ],
+)
+def test_stanza_breaks_survive_container_boundaries(bodies, expected):
+    assert lyrics_text(containers(*bodies)) == expected
+
+
 @pytest.mark.parametrize(
     ("url", "code"),
     [

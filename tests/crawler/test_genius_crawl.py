@@ -1,9 +1,13 @@
 """Real crawls of a local Genius-like API and site with `python -m crawler genius`."""
 
+import subprocess
+import sys
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from tests.crawler import genius_pages
-from tests.crawler.conftest import crawler_env, read_index, run_crawler
+from tests.crawler.conftest import REPO_ROOT, crawler_env, read_index, run_crawler
 
 LOCAL = ["-s", "CORPUS_MIN_CHARS=20", "--artist", genius_pages.ARTIST.lower()]
 
@@ -45,12 +49,12 @@ def test_crawl_pages_through_the_api_and_extracts_lyrics(genius_site, tmp_path):
 
 
 def test_token_goes_to_the_api_only(genius_site, tmp_path):
-    crawl(genius_site, tmp_path / "corpus", "-s", "GENIUS_PAGE_SIZE=4")
-    for hit in genius_site.hits:
-        if hit.path.startswith("/api/"):
-            assert hit.authorization == f"Bearer {genius_pages.TOKEN}"
-        else:
-            assert hit.authorization is None, hit.path
+    result = crawl(genius_site, tmp_path / "corpus", "-s", "GENIUS_PAGE_SIZE=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    api = {hit.authorization for hit in genius_site.hits if hit.path.startswith("/api/")}
+    pages = {hit.authorization for hit in genius_site.hits if hit.path.endswith("-lyrics")}
+    assert api == {f"Bearer {genius_pages.TOKEN}"}
+    assert pages == {None}
 
 
 def test_max_songs_stops_listing_and_fetching(genius_site, tmp_path):
@@ -83,6 +87,26 @@ def test_missing_token_is_one_line_and_exit_2(genius_site, tmp_path):
     assert result.stderr.count("\n") == 1
     assert genius_site.hits == []
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.timeout(60)
+def test_scrapy_crawl_without_token_gives_the_same_line_and_exit_2(genius_site, tmp_path):
+    out = tmp_path / "c"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "genius", "-a", "artist=X", "-a", f"out={out}"],
+        cwd=REPO_ROOT,
+        env=crawler_env(token=None),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    cli = run_crawler("genius", "--out", str(out), "--artist", "X", env=crawler_env(token=None))
+    assert (result.returncode, cli.returncode) == (2, 2)
+    assert result.stderr == cli.stderr
+    assert result.stderr.startswith("error: GENIUS_ACCESS_TOKEN is not set")
+    assert result.stderr.count("\n") == 1
+    assert genius_site.hits == []
+    assert not out.exists()
 
 
 def test_bad_max_songs_is_a_usage_error(genius_site, tmp_path):

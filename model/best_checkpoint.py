@@ -10,13 +10,14 @@ import json
 import shutil
 from pathlib import Path
 
+from contracts import ENCODER, HPARAMS, VOCAB_BPE
 from model import checkpoint_file
 from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 
 FOLDER = "best"
 RECORD = "best.json"
-MODEL_FILES = ("hparams.json", "encoder.json", "vocab.bpe")
+MODEL_FILES = (HPARAMS, ENCODER, VOCAB_BPE)
 CHOICES = ("best", "latest")
 
 

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from contracts import ENCODER, HPARAMS, VOCAB_BPE, read_hparams
 from model import checkpoint_file
 from model.tokenizer import EOS_TOKEN
 
@@ -89,7 +90,7 @@ def vocabulary_tokens(model_dir: Path, n_vocab: int) -> list[str]:
 
 def convert(model_dir: Path, out_dir: Path, *, quantization: str) -> None:
     """Writes the CTranslate2 model of `model_dir`'s latest checkpoint into the empty `out_dir`."""
-    hparams = json.loads((model_dir / "hparams.json").read_text())
+    hparams = read_hparams(model_dir)
     spec = build_spec(
         read_weights(model_dir), hparams, vocabulary_tokens(model_dir, hparams["n_vocab"])
     )
@@ -106,7 +107,7 @@ def main(argv: list[str]) -> int:
     model_dir, out_dir = Path(argv[0]), Path(argv[1])
     out_dir.mkdir(parents=True, exist_ok=True)
     convert(model_dir, out_dir, quantization="int8")
-    for name in ("encoder.json", "vocab.bpe", "hparams.json"):
+    for name in (ENCODER, VOCAB_BPE, HPARAMS):
         (out_dir / name).write_bytes((model_dir / name).read_bytes())
     return 0
 

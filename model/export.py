@@ -13,13 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from contracts import ENCODER, HPARAMS, META, VOCAB_BPE, read_hparams
 from model import best_checkpoint, checkpoint_file, gguf_writer, parity, paths
 from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 from model.tokenizer import EOS_TOKEN
 
 FORMAT = 2  # 1: CTranslate2 model files; 2: model.gguf
-TOKENIZER_FILES = ("encoder.json", "vocab.bpe", "hparams.json")
+TOKENIZER_FILES = (ENCODER, VOCAB_BPE, HPARAMS)
 # q8_0: see bench/engine_ceiling.py's weight-type comparison for why.
 DEFAULT_WEIGHTS = "q8_0"
 
@@ -49,7 +50,7 @@ def read_json(path: Path):
 
 
 def build_meta(args, source: Path, quantization_check: dict) -> dict:
-    hparams = json.loads((source / "hparams.json").read_text())
+    hparams = read_hparams(source)
     records = best_checkpoint.run_folder_of(source)
     run_info = read_json(records / "run.json") or {}
     evaluation = read_json(records / "eval.json")
@@ -74,7 +75,7 @@ def build_meta(args, source: Path, quantization_check: dict) -> dict:
 
 def check_out(out: Path) -> None:
     """Refuses to replace a folder that is not an earlier export: it may hold anything."""
-    if out.exists() and not (out / "meta.json").is_file():
+    if out.exists() and not (out / META).is_file():
         raise UsageError(
             f"{out} exists and is not a serving folder (no meta.json); choose another --out "
             "or remove it"
@@ -83,7 +84,7 @@ def check_out(out: Path) -> None:
 
 def write_serving_folder(args, source: Path, staging: Path) -> dict:
     """Converts, checks and describes the model in `staging`; returns the parity result."""
-    n_ctx = json.loads((source / "hparams.json").read_text())["n_ctx"]
+    n_ctx = read_hparams(source)["n_ctx"]
     served = staging / gguf_writer.MODEL_FILE
     gguf_writer.write(source, served, weight_type=args.quantization)
     # The exact check needs f32 weights; a smaller type's rounding is then measured against it.
@@ -96,7 +97,7 @@ def write_serving_folder(args, source: Path, staging: Path) -> dict:
     for name in TOKENIZER_FILES:
         shutil.copyfile(source / name, staging / name)
     meta = build_meta(args, source, result)
-    (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    (staging / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return result
 
 

@@ -11,11 +11,11 @@ CTranslate2. The output projection is left out: llama.cpp's gpt2 graph then reus
 (tied weights, as GPT-2 has).
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from contracts import read_hparams
 from model import conversion
 from model.tokenizer import EOS_TOKEN
 
@@ -125,7 +125,7 @@ def write(model_dir: Path, out_file: Path, *, weight_type: str) -> None:
 
     if weight_type not in WEIGHT_TYPES:
         raise ValueError(f"weight type {weight_type!r}: choose one of {', '.join(WEIGHT_TYPES)}")
-    hparams = json.loads((model_dir / "hparams.json").read_text())
+    hparams = read_hparams(model_dir)
     tensor_type, file_type = _types(weight_type)
     writer = gguf.GGUFWriter(str(out_file), "gpt2")
     add_metadata(writer, hparams, model_dir.name, file_type)

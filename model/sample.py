@@ -14,6 +14,7 @@ pieces are put together here as the app's registry would.
 import argparse
 from pathlib import Path
 
+from contracts import META
 from model import best_checkpoint, paths
 from model.errors import UsageError
 
@@ -50,7 +51,7 @@ def model_folder(args) -> tuple[Path, str, str]:
     if args.run:
         folder, why = best_checkpoint.select(paths.run_path(args.run), args.checkpoint)
         return folder, "tensorflow", f"run {args.run}: {why}"
-    if not (args.model / "meta.json").is_file():
+    if not (args.model / META).is_file():
         raise UsageError(
             f"{args.model} is not a serving folder (no meta.json); make one with "
             "`python -m model export --run RUN --out DIR`, or pass --run RUN"

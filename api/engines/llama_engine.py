@@ -14,7 +14,6 @@ thread that steps the engine gets its own team: step from one thread (the schedu
 """
 
 import ctypes
-import json
 import logging
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import llama_cpp as ll
 
 from api.engines.base import Engine, Feed
 from api.tokenizer import Tokenizer
+from contracts import read_hparams
 
 MODEL_FILE = "model.gguf"
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class LlamaEngine(Engine):
         kv_unified: bool = True,
         kv_type: str = "f16",
     ):
-        hparams = json.loads((folder / "hparams.json").read_text(encoding="utf-8"))
+        hparams = read_hparams(folder)
         tokenizer = Tokenizer(folder)
         self.n_vocab, self.eos_id = tokenizer.n_vocab, tokenizer.eos_id
         self.max_slots, self.max_step_tokens = max_slots, n_batch

@@ -38,7 +38,7 @@ DURATIONS = {
     "serving": (20.0, 2.0),
     "engine": (10.0, 1.0),
     "originals": (25.0, 2.0),
-    "open_loop": (40.0, 3.0),
+    "open_loop": (40.0, None),  # a smoke run sends SMOKE_REQUESTS_PER_RATE instead
 }
 PREPARE_MB = (500, 2)
 SMOKE_REQUESTS_PER_RATE = 12
@@ -134,7 +134,7 @@ def run_open_loop(args, model):
         mix=traffic.SMOKE_MIX if args.smoke else traffic.FULL_MIX,
         duration_s=pick(DURATIONS["open_loop"], args.smoke),
         log_dir=args.results / f"{args.stamp}-logs",
-        max_requests=SMOKE_REQUESTS_PER_RATE if args.smoke else None,
+        requests_per_rate=SMOKE_REQUESTS_PER_RATE if args.smoke else None,
         build_llama_server=not args.smoke,
     )
 

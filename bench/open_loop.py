@@ -163,14 +163,17 @@ def measure_rates(send, plan: list[dict], *, timeout_s: float, memory_groups=Non
 
 
 def rate_plan(
-    capacity_tokens_per_s: float, mix: traffic.Mix, duration_s: float, max_requests: int | None
+    capacity_tokens_per_s: float, mix: traffic.Mix, *, duration_s: float | None, count: int | None
 ) -> list[dict]:
-    """Each rate's schedule; max_requests keeps a smoke run's fast tiny model to a few."""
+    """Each rate's schedule: the arrivals within duration_s, or else the first `count` arrivals
+    however long they take (a smoke run: a few requests, whatever this machine's capacity)."""
     plan = []
     for fraction in FRACTIONS:
         demand = fraction * capacity_tokens_per_s
         rate = traffic.rate_for(demand, mix)
-        requests = traffic.schedule(mix, rate_per_s=rate, duration_s=duration_s)[:max_requests]
+        # Poisson arrivals: 2 × count / rate seconds hold `count` of them but for a tiny chance.
+        window = duration_s if count is None else max(10.0, 2 * count) / rate
+        requests = traffic.schedule(mix, rate_per_s=rate, duration_s=window)[:count]
         plan.append(
             {
                 "fraction": fraction,
@@ -229,16 +232,17 @@ def run(
     serving_dir: Path,
     capacity_tokens_per_s: float,
     mix: traffic.Mix,
-    duration_s: float,
+    duration_s: float | None,
     log_dir: Path,
-    max_requests: int | None = None,
+    requests_per_rate: int | None = None,
     build_llama_server: bool = True,
 ) -> dict:
-    """capacity_tokens_per_s: the engine ceiling's batch-32 rate measured in the same run."""
+    """capacity_tokens_per_s: the engine ceiling's batch-32 rate measured in the same run.
+    Each rate lasts duration_s, or (a smoke run) sends requests_per_rate requests."""
     serving_dir = Path(serving_dir).resolve()
-    plan = rate_plan(capacity_tokens_per_s, mix, duration_s, max_requests)
+    plan = rate_plan(capacity_tokens_per_s, mix, duration_s=duration_s, count=requests_per_rate)
     # A request may wait behind a full backlog at 100 %: bound it well past the window.
-    timeout_s = max(60.0, 3 * duration_s)
+    timeout_s = max(60.0, 3 * (duration_s or 0))
     app_env = serving.one_client({})  # otherwise the product's own settings
     with serving.native_stack(serving_dir, app_env) as stack:
         groups = {"worker": serving.worker_pids(stack.uwsgi_pid), "nginx": [stack.nginx_pid]}
@@ -249,6 +253,7 @@ def run(
         "model": serving_dir.name,
         "capacity_tokens_per_s": capacity_tokens_per_s,
         "duration_s": duration_s,
+        "requests_per_rate": requests_per_rate,
         "schedule_seed": traffic.SCHEDULE_SEED,
         "mix": {**dataclasses.asdict(mix), "mean_length": mix.mean_length},
         "app_env": app_env,

@@ -33,7 +33,7 @@ class SoakPlan:
 
 
 FULL_PLAN = SoakPlan(warm_up=300, requests=5000, every=250, concurrency=16)
-SMOKE_PLAN = SoakPlan(warm_up=20, requests=200, every=50, concurrency=8)
+SMOKE_PLAN = SoakPlan(warm_up=20, requests=100, every=25, concurrency=8)
 
 
 def soak_requests(mix: traffic.Mix, count: int) -> list[traffic.Request]:

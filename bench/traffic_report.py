@@ -108,6 +108,12 @@ def rate_row(server: str, row: dict) -> list:
     ]
 
 
+def window(open_loop: dict) -> str:
+    if open_loop.get("requests_per_rate"):
+        return f"{open_loop['requests_per_rate']} requests"
+    return f"{open_loop['duration_s']:g} s"
+
+
 def open_loop_lines(open_loop: dict) -> list[str]:
     rows = [rate_row("ghostwriter", row) for row in open_loop["ghostwriter"]["rates"]]
     theirs = open_loop["llama_server"]
@@ -118,8 +124,8 @@ def open_loop_lines(open_loop: dict) -> list[str]:
     mix = open_loop["mix"]
     title = (
         f"### Open loop: Poisson arrivals, mixed traffic ({open_loop['model']}; capacity "
-        f"{open_loop['capacity_tokens_per_s']:.0f} tokens/s; {open_loop['duration_s']:g} s "
-        f"per rate; lengths {mix['lengths'][0]}–{mix['lengths'][1]}; times in ms)"
+        f"{open_loop['capacity_tokens_per_s']:.0f} tokens/s; {window(open_loop)} per rate; "
+        f"lengths {mix['lengths'][0]}–{mix['lengths'][1]}; times in ms)"
     )
     lines = [title, "", *table(header, rows)]
     if "skipped" in theirs:

@@ -139,8 +139,8 @@ def test_open_loop_rates_are_consistent(smoke_run):
     plan = open_loop.rate_plan(
         figures["capacity_tokens_per_s"],
         traffic.SMOKE_MIX,
-        figures["duration_s"],
-        SMOKE_REQUESTS_PER_RATE,
+        duration_s=None,
+        count=SMOKE_REQUESTS_PER_RATE,
     )
     for server in servers:
         assert [row["fraction"] for row in server["rates"]] == list(open_loop.FRACTIONS)

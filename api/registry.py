@@ -1,8 +1,9 @@
 """The served models: found at start, loaded once per worker process in the background, warmed up.
 
-Loading starts with the first request the worker sees (uWSGI's lazy-apps creates the app after the
-fork, and nothing loads at import), so each worker holds exactly one copy of each model. Until
-every model is loaded and warm, generation answers 503 not_ready and /readyz says so.
+Loading starts as soon as a worker has its app (api/wsgi.py calls `start_loading`; uWSGI's lazy-apps
+creates the app after the fork, and nothing loads at import), so each worker holds exactly one copy
+of each model. Until every model is loaded and warm, generation answers 503 not_ready and /readyz
+says so.
 """
 
 import atexit

@@ -11,6 +11,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts import DOCUMENT_SUFFIX
 from corpus.augment import shuffle_stanzas, stanza_rng
 from corpus.document import CleanedText
 from corpus.errors import UsageError
@@ -74,7 +75,7 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
     stats = PrepareStats(index_entries=entries, index_unreadable_lines=unreadable)
     rule_names = [rule.name for rule in rules]
     with PreparedOutput(settings.out_dir) as output:
-        run = _Run(settings, stats, output, index)
+        sorter = _Sorter(settings, stats, output, index)
         cleaned_files = clean_files(
             settings.in_dir,
             names,
@@ -86,13 +87,15 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
         # closing(): on an error the workers stop now, before the work folder is removed.
         with closing(cleaned_files):
             for name, result in cleaned_files:
-                run.take(name.removesuffix(".txt"), result)
+                sorter.take(name.removesuffix(DOCUMENT_SUFFIX), result)
         output.commit(stats.as_json(settings=settings.as_json(rules), rule_names=rule_names))
     return stats
 
 
 @dataclass
-class _Run:
+class _Sorter:
+    """Counts each cleaned document and sorts it into its split, or drops it with a reason."""
+
     settings: Settings
     stats: PrepareStats
     output: PreparedOutput

@@ -141,7 +141,8 @@ def load_fast_tokenizer(folder: Path):
     """A `tokenizers.Tokenizer` from encoder.json + vocab.bpe that encodes exactly like
     gpt-2-simple's encoder (byte-level, GPT-2 regex, no prefix space, no special tokens: text is
     text; only `encode_documents` turns separators into the end id).
-    Light: imports no TensorFlow, so the serving path can use it."""
+    Imports no TensorFlow. Serving encodes with its own copy of this recipe (api/tokenizer.py),
+    as the API may not import the model stage."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
     bpe = models.BPE.from_file(str(folder / "encoder.json"), str(folder / "vocab.bpe"))

@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -260,14 +261,22 @@ def exclusive(run_dir: Path):
         yield
 
 
-def resumable(args, run_dir: Path, settings: dict, sha: str):
-    """(record, saved step, metrics so far) of the run to continue; record None for a new run,
-    and None overall when the run has already reached its steps or minutes."""
+@dataclass(frozen=True)
+class StartingPoint:
+    """Where a training session starts: a new run (no record, step 0) or a saved run's step."""
+
+    record: dict | None = None  # run.json of the run to continue
+    step: int = 0
+    rows: list[dict] = field(default_factory=list)  # metrics.jsonl rows before `step`
+
+
+def starting_point(args, run_dir: Path, settings: dict, sha: str) -> StartingPoint | None:
+    """Where to start; None when the run has already reached its steps or minutes."""
     if args.overwrite:
-        return None, 0, []
+        return StartingPoint()
     record = run_record.check_same_run(run_dir, base=args.base, dataset_sha256=sha)
     if record is None:
-        return None, 0, []
+        return StartingPoint()
     step = saved_step(run_dir)
     rows = training_log.keep_metrics_before(run_dir, step)
     done = already_done(settings, step=step, elapsed_s=rows[-1]["elapsed_s"] if rows else 0)
@@ -275,7 +284,7 @@ def resumable(args, run_dir: Path, settings: dict, sha: str):
         print(f"run {args.run} is complete ({done}); raise --steps or --minutes to train on")
         return None
     print(f"resuming run {args.run} from step {step}")
-    return record, step, rows
+    return StartingPoint(record, step, rows)
 
 
 def run(args) -> int:
@@ -286,10 +295,10 @@ def run(args) -> int:
     dataset = args.dataset.resolve()
     token_data.read_text(dataset, what="dataset")
     with exclusive(run_dir):
-        resume = resumable(args, run_dir, settings, token_data.sha256_file(dataset))
-        if resume is None:
+        start = starting_point(args, run_dir, settings, token_data.sha256_file(dataset))
+        if start is None:
             return 0
-        record, step, rows = resume
+        record, step, rows = start.record, start.step, start.rows
         n_ctx = hparams["n_ctx"]
         train_tokens = encode_checked(base_dir, dataset, n_ctx=n_ctx, what="dataset")
         val_tokens = None

@@ -1,12 +1,12 @@
 """One generation request from admission to result, shared by /generate and /v1/completions.
 
 `begin` encodes and checks the prompt, takes admission places and queues the request;
-`Run.wait_started` turns a too-long queue wait into a 503 before any response is sent;
-`Run.chunks` yields text as tokens arrive (a stream's paced by `api.pacing`: what came
-meanwhile goes out as one chunk) and fills `Run.samples`. While it waits it watches the request's
-deadline and, for a JSON request, whether the client has gone (`api.peer`). `Run.close` (always,
-via the iterator's finally) cancels what is still running, e.g. for a client that went away, and
-gives the places back.
+`Generation.wait_started` turns a too-long queue wait into a 503 before any response is sent;
+`Generation.chunks` yields text as tokens arrive (a stream's paced by `api.pacing`: what came
+meanwhile goes out as one chunk) and fills `Generation.samples`. While it waits it watches the
+request's deadline and, for a JSON request, whether the client has gone (`api.peer`).
+`Generation.close` (always, via the iterator's finally) cancels what is still running, e.g. for a
+client that went away, and gives the places back.
 """
 
 import queue
@@ -55,7 +55,7 @@ def begin(
     limits: Limits,
     metrics: Metrics,
     client: str = "",
-) -> "Run":
+) -> "Generation":
     """Queues a request; raises 400 for a prompt that does not fit, 429 past the client's share
     of in-flight sequences, 503 past the server's. `client` says whose share it takes."""
     engine, params = model.engine, asked.params
@@ -73,7 +73,7 @@ def begin(
     # Token by token only where it matters: a stream, or stop strings to halt at.
     live = asked.stream or bool(params.stop)
     request = Request(prompt_ids, params, eos_id=engine.eos_id, live=live, client=client)
-    run = Run(model, request, limits=limits, metrics=metrics, stream=asked.stream)
+    run = Generation(model, request, limits=limits, metrics=metrics, stream=asked.stream)
     model.scheduler.submit(request)
     return run
 
@@ -109,7 +109,7 @@ def _admit(limits: Limits, places: int, client: str, metrics: Metrics) -> None:
         )
 
 
-class Run:
+class Generation:
     def __init__(
         self,
         model: ServedModel,
@@ -175,7 +175,7 @@ class Run:
             )
 
     def chunks(self):
-        """Yields (sample index, text) as text is released; Run.samples is complete after."""
+        """Yields (sample index, text) as text is released; Generation.samples is complete after."""
         try:
             while any(stream.finish_reason is None for stream in self.streams):
                 texts: dict[int, str] = {}

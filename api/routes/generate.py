@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from api import sse
 from api.errors import invalid
-from api.generation import Run, begin
+from api.generation import Generation, begin
 from api.request_parsing import parse
 from api.routes.request_input import bounds, client, json_object, query_values
 from api.service import current
@@ -41,7 +41,7 @@ def generate():
     )
 
 
-def _events(run: Run):
+def _events(run: Generation):
     """{index, text} events, then exactly one of: the final event ("done": true) or an error
     event. A stream that ends with neither was cut (the worker died): clients must treat it
     as failed."""

@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify
 
 from api import sse
 from api.errors import invalid
-from api.generation import Run, begin
+from api.generation import Generation, begin
 from api.request_parsing import GenerationRequest, Spelling, parse
 from api.routes.request_input import bounds, client, json_object, model_limits
 from api.service import current
@@ -109,12 +109,12 @@ def completions():
     return jsonify({**head, "choices": choices, "usage": _usage(run)})
 
 
-def _usage(run: Run) -> dict:
+def _usage(run: Generation) -> dict:
     usage = run.usage()
     return {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
 
 
-def _chunks(run: Run, head: dict, include_usage: bool):
+def _chunks(run: Generation, head: dict, include_usage: bool):
     def chunk(index: int, text: str, finish_reason=None) -> str:
         choice = {"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason}
         return sse.event({**head, "choices": [choice]})

@@ -29,7 +29,7 @@ def test_models_lists_the_model_and_default(client):
     assert body["default"] == "tiny"
     [model] = body["models"]
     assert model["name"] == "tiny" and model["n_ctx"] == 128 and model["ready"] is True
-    assert model["quantization"] == "float32"
+    assert model["quantization"] == "f32"
     # The longest length is the model's: its context less one prompt token, under GHOST_MAX_LENGTH.
     assert (model["max_length"], model["n_vocab"]) == (127, 512)
 
@@ -193,10 +193,10 @@ def test_404_and_405_are_json(client):
 
 
 def test_500_never_leaks_a_traceback(app, monkeypatch):
-    def broken(batch):
+    def broken(feeds):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(service(app).registry.models["tiny"].engine, "generate", broken)
+    monkeypatch.setattr(service(app).registry.models["tiny"].engine, "step", broken)
     client = app.test_client()
     response = client.get("/generate?prefix=x&length=2")
     assert response.status_code == 500
@@ -225,7 +225,7 @@ def test_metrics_parse_and_count(client):
         "ghost_rejected_requests",
         "ghost_queue_depth",
         "ghost_sequences_in_flight",
-        "ghost_batch_size",
+        "ghost_step_sequences",
         "ghost_time_to_first_token_seconds",
         "ghost_inter_token_latency_seconds",
         "ghost_request_duration_seconds",
@@ -350,7 +350,7 @@ def test_several_models_chosen_per_request(tiny_serving_model, tiny_serving_mode
         listed = client.get("/models").get_json()
         assert [m["name"] for m in listed["models"]] == ["alpha", "beta"]
         assert listed["default"] == "beta"
-        assert [m["quantization"] for m in listed["models"]] == ["float32", "int8"]
+        assert [m["quantization"] for m in listed["models"]] == ["f32", "q8_0"]
         assert client.get("/generate?length=2").get_json()["model"] == "beta"
         assert client.get("/generate?length=2&model=alpha").get_json()["model"] == "alpha"
         ids = [m["id"] for m in client.get("/v1/models").get_json()["data"]]

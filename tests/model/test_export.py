@@ -1,4 +1,4 @@
-"""`python -m model export`: CTranslate2 serving folders that score like TensorFlow."""
+"""`python -m model export`: llama.cpp serving folders that score like TensorFlow."""
 
 import json
 import shutil
@@ -8,61 +8,68 @@ import pytest
 
 from model import conversion, parity, scoring
 from model.__main__ import main as model_main
+from model.export import DEFAULT_WEIGHTS
 from model.tokenizer import load_fast_tokenizer
 from tests.fixtures.models import check_cli, run_model_cli
 
-SERVING_FILES = {
-    "model.bin",
-    "config.json",
-    "vocabulary.json",
-    "encoder.json",
-    "vocab.bpe",
-    "hparams.json",
-    "meta.json",
-}
+SERVING_FILES = {"model.gguf", "encoder.json", "vocab.bpe", "hparams.json", "meta.json"}
 
 
-def ct2_logprobs(folder, tokens, compute_type):
-    return parity.ctranslate2_logprobs(folder, tokens, compute_type=compute_type)
-
-
-def test_float32_folder_follows_the_serving_contract(tiny_base, tiny_serving_model):
+def test_f32_folder_follows_the_serving_contract(tiny_base, tiny_serving_model):
     folder = tiny_serving_model.path
     assert {p.name for p in folder.iterdir()} == SERVING_FILES
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["format"] == 1 and meta["name"] == "tiny" and meta["base"] == "tiny"
-    assert meta["run"] is None and meta["step"] == 0 and meta["quantization"] == "float32"
+    assert meta["format"] == 2 and meta["name"] == "tiny" and meta["base"] == "tiny"
+    assert meta["run"] is None and meta["step"] == 0 and meta["quantization"] == "f32"
     assert (meta["n_ctx"], meta["n_vocab"], meta["eos_token"]) == (128, 512, "<|endoftext|>")
     assert meta["dataset"] is None and meta["eval"] is None and meta["exported_at"]
-    assert meta["parity"]["passed"] and meta["parity"]["tokenizer_match"]
-    assert meta["parity"]["float32_max_abs_diff"] <= 1e-3
+    parity_result = meta["parity"]
+    assert parity_result["passed"] and parity_result["tokenizer_match"]
+    assert parity_result["gguf_tokenizer_match"]
+    assert parity_result["float32_max_abs_diff"] <= 1e-3
     for name in ("encoder.json", "vocab.bpe", "hparams.json"):
         assert (folder / name).read_bytes() == (tiny_base.path / name).read_bytes()
-    vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-    encoder = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-    assert vocabulary == sorted(encoder, key=encoder.__getitem__)
+
+
+def test_gguf_carries_the_tokenizer_and_gpt2_shape(tiny_serving_model):
+    import gguf
+
+    reader = gguf.GGUFReader(str(tiny_serving_model.path / "model.gguf"))
+
+    def value(key):
+        return reader.fields[key].contents()
+
+    assert value("general.architecture") == "gpt2"
+    assert (value("gpt2.block_count"), value("gpt2.embedding_length")) == (2, 64)
+    assert (value("gpt2.context_length"), value("gpt2.attention.head_count")) == (128, 2)
+    assert (value("tokenizer.ggml.model"), value("tokenizer.ggml.pre")) == ("gpt2", "gpt-2")
+    encoder = json.loads((tiny_serving_model.path / "encoder.json").read_text(encoding="utf-8"))
+    assert value("tokenizer.ggml.tokens") == sorted(encoder, key=encoder.__getitem__)
+    kinds = value("tokenizer.ggml.token_type")
+    assert kinds[-1] == gguf.TokenType.CONTROL and set(kinds[:-1]) == {gguf.TokenType.NORMAL}
+    assert value("tokenizer.ggml.eos_token_id") == 511
+    assert "output.weight" not in {t.name for t in reader.tensors}  # tied to token_embd
 
 
 @pytest.mark.timeout(180)
-def test_ctranslate2_scores_unseen_text_like_tensorflow(tiny_base, tiny_serving_model):
+def test_llama_scores_unseen_text_like_tensorflow(tiny_base, tiny_serving_model):
     fast = load_fast_tokenizer(tiny_serving_model.path)
     text = tiny_base.val_txt.read_text(encoding="utf-8")[:4000]
-    windows = [fast.encode(text[i : i + 400]) for i in range(0, 4000, 400)]
-    windows = [(w.ids[:128], w.tokens[:128]) for w in windows]
-    reference = scoring.token_logprobs(tiny_base.path, [ids for ids, _ in windows], batch_size=4)
-    for (ids, tokens), expected in zip(windows, reference, strict=True):
-        got = ct2_logprobs(tiny_serving_model.path, tokens, "float32")
+    windows = [fast.encode(text[i : i + 400]).ids[:128] for i in range(0, 4000, 400)]
+    reference = scoring.token_logprobs(tiny_base.path, windows, batch_size=4)
+    for ids, expected in zip(windows, reference, strict=True):
+        got = parity.llama_scores(tiny_serving_model.path / "model.gguf", ids)
         assert got.shape == (len(ids) - 1,)
         assert np.abs(got - expected).max() <= 1e-3
 
 
-def test_int8_export_reports_its_rounding(tiny_serving_model, tiny_serving_model_int8):
+def test_q8_0_export_reports_its_rounding(tiny_serving_model, tiny_serving_model_int8):
     meta = json.loads((tiny_serving_model_int8.path / "meta.json").read_text())
-    assert meta["quantization"] == "int8" and meta["parity"]["passed"]
+    assert meta["quantization"] == "q8_0" and meta["parity"]["passed"]
     assert meta["parity"]["float32_max_abs_diff"] <= 1e-3
-    assert 0 < meta["parity"]["int8_mean_abs_diff"] < 0.05
-    int8_size = (tiny_serving_model_int8.path / "model.bin").stat().st_size
-    assert int8_size < (tiny_serving_model.path / "model.bin").stat().st_size / 2
+    assert 0 < meta["parity"]["weights_mean_abs_diff"] < 0.05
+    q8_size = (tiny_serving_model_int8.path / "model.gguf").stat().st_size
+    assert q8_size < (tiny_serving_model.path / "model.gguf").stat().st_size / 2
 
 
 def make_run(tiny_base, run: str, step: int):
@@ -92,7 +99,7 @@ def test_export_of_a_run_carries_step_dataset_and_eval(tiny_base, tmp_path):
     check_cli(tiny_base.data_dir, "export", "--run", "export-run", "--out", str(out))
     meta = json.loads((out / "meta.json").read_text())
     assert (meta["run"], meta["base"], meta["step"]) == ("export-run", "tiny", 7)
-    assert meta["quantization"] == "int8" and meta["name"] == "demo"
+    assert meta["quantization"] == DEFAULT_WEIGHTS and meta["name"] == "demo"
     assert meta["dataset"] == dataset and meta["eval"] == {"val_perplexity": 9.5}
 
 
@@ -112,7 +119,7 @@ def test_failed_parity_writes_nothing(tiny_base, tiny_serving_model, monkeypatch
     out = tmp_path / "tiny"
     shutil.copytree(tiny_serving_model.path, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    argv = ["export", "--base", "tiny", "--out", str(out), "--quantization", "float32"]
+    argv = ["export", "--base", "tiny", "--out", str(out), "--quantization", "f32"]
     assert model_main(argv) == 1
     assert "parity check failed" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -171,11 +178,11 @@ def write_sharp_run(tiny_base, run: str):
 def test_parity_holds_for_weights_far_from_initialisation(tiny_base, tmp_path):
     folder = write_sharp_run(tiny_base, "sharp")
     out = tmp_path / "sharp"
-    argv = ["export", "--run", "sharp", "--out", str(out), "--quantization", "float32"]
+    argv = ["export", "--run", "sharp", "--out", str(out), "--quantization", "f32"]
     check_cli(tiny_base.data_dir, *argv)
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["step"] == 5 and meta["parity"]["float32_max_abs_diff"] <= 1e-3
-    ids, tokens, _ = parity.probe(folder)
-    logprobs = ct2_logprobs(out, tokens[:128], "float32")
+    assert meta["step"] == 5 and meta["parity"]["float32_max_abs_diff"] <= 0.01
+    ids, _ = parity.probe(folder)
+    logprobs = parity.llama_scores(out / "model.gguf", ids[:128])
     # Far from uniform (-6.24 everywhere), so the parity above is a demanding one.
     assert logprobs.std() > 1.0

@@ -108,19 +108,26 @@ def test_concurrent_mixed_requests_match_alone(make_app):
         together[index] = texts(generate(app.test_client(), **requests[index]))
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
-    batches_before = _batch_count(app)
+    steps_before, tokens_before = _engine_counts(app)
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=240)
     assert together == alone
-    sizes = service(app).metrics.batch_size.collect()[0].samples
-    assert _batch_count(app) - batches_before < sum(len(t) for t in together), sizes
+    steps_after, tokens_after = _engine_counts(app)
+    # One by one, every token would take an engine step of its own.
+    assert steps_after - steps_before < tokens_after - tokens_before
 
 
-def _batch_count(app) -> float:
-    samples = service(app).metrics.batch_size.collect()[0].samples
-    return next(s.value for s in samples if s.name == "ghost_batch_size_count")
+def _engine_counts(app) -> tuple[float, float]:
+    """Engine steps so far, and tokens generated so far."""
+    metrics = service(app).metrics
+    steps = metrics.step_size.collect()[0].samples
+    tokens = metrics.generated_tokens.collect()[0].samples
+    return (
+        next(s.value for s in steps if s.name == "ghost_step_sequences_count"),
+        sum(s.value for s in tokens if s.name == "ghost_generated_tokens_total"),
+    )
 
 
 def read_events(raw: bytes) -> list[dict]:
@@ -137,7 +144,7 @@ def test_stream_events_then_final_event(client):
     events = read_events(response.data)
     *chunks, final = events
     assert chunks and all(set(e) == {"index", "text"} and e["text"] for e in chunks)
-    assert final["finish_reason"] in {"length", "eos"}
+    assert final["done"] is True and final["finish_reason"] in {"length", "eos"}
     assert final["usage"]["completion_tokens"] == final["samples"][0]["tokens"]
     assert "".join(e["text"] for e in chunks) == texts(generate(client, **params))[0]
 

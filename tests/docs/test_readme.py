@@ -8,6 +8,7 @@ import pytest
 
 from api import config
 from api.openapi import document
+from api.request_parsing import RequestBounds
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -15,7 +16,9 @@ README = (ROOT / "README.md").read_text()
 
 @pytest.fixture(scope="module")
 def openapi(tmp_path_factory):
-    return document(config.load({"models_dir": tmp_path_factory.mktemp("models")}))
+    settings = config.load({"models_dir": tmp_path_factory.mktemp("models")})
+    bounds = RequestBounds(settings.max_length, settings.max_prefix_chars, None, models=())
+    return document(bounds)
 
 
 def section(title: str) -> str:

@@ -25,8 +25,8 @@ def make_app(request):
 
     def make(*, wait_ready: bool = True, **overrides):
         if overrides.get("engine") == "tensorflow":
-            checkpoints = request.getfixturevalue("tiny_base").data_dir / "models"
-            app = create_app({"models_dir": checkpoints, **overrides})
+            checkpoint = request.getfixturevalue("tiny_checkpoint")
+            app = create_app(settings_for(checkpoint, **overrides))
         else:
             app = create_app(
                 settings_for(request.getfixturevalue("tiny_serving_model"), **overrides)

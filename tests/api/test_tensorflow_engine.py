@@ -15,8 +15,8 @@ PREFIXES = ["Ash and Pikachu were", "", "The storm rolled in from the sea and", 
 
 
 @pytest.fixture(scope="module")
-def tf_app(tiny_base):
-    app = create_app({"models_dir": tiny_base.data_dir / "models", "engine": "tensorflow"})
+def tf_app(tiny_checkpoint):
+    app = create_app({"models_dir": tiny_checkpoint.models_dir, "engine": "tensorflow"})
     assert service(app).registry.wait_ready(LOAD_TIMEOUT_S), service(app).registry.load_error
     yield app
     service(app).registry.close()

@@ -12,7 +12,6 @@ import urllib.request
 
 import pytest
 
-from tests.fixtures.models import ServingModel
 from tests.fixtures.stack import make_stack
 
 pytestmark = pytest.mark.timeout(300)
@@ -38,10 +37,9 @@ def wait_for(check, what: str) -> None:
 
 
 @pytest.fixture
-def tf_stack(tiny_base):
-    checkpoints = ServingModel(tiny_base.data_dir / "models", "tiny", tiny_base.path, "float32")
+def tf_stack(tiny_checkpoint):
     app_env = {"GHOST_ENGINE": "tensorflow", "GHOST_MAX_SLOTS": "1"}
-    with make_stack(checkpoints, app_env=app_env) as stack:
+    with make_stack(tiny_checkpoint, app_env=app_env) as stack:
         yield stack
 
 

@@ -220,7 +220,8 @@ def test_minutes_stop_training_on_the_time_budget(budgeted, tiny_base, repetitiv
     assert "interrupted" not in budgeted.result.stdout  # a spent budget is no failure
     # The budget is checked before every step; the last step may end just past it.
     assert 2.4 <= budgeted.metrics[-1]["elapsed_s"] < 2.4 + 10
-    assert record["step"] == budgeted.metrics[-1]["step"] > 1
+    # At least one step: a loaded machine may take longer than the whole budget for one.
+    assert record["step"] == budgeted.metrics[-1]["step"] >= 1
 
     again = finetune_cli(tiny_base, "ft-budget", repetitive[0], "--minutes", "0.04")
     assert again.result.returncode == 0

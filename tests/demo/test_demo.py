@@ -13,14 +13,24 @@ from pathlib import Path
 import pytest
 import requests
 
+from model.export import DEFAULT_WEIGHTS
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVING_LINE = re.compile(r"Serving \S+ at (http://\S+?)/? ")
+# What a newcomer reads as "something went wrong" (TensorFlow's E0000 … lines included).
+ERROR_LOOKING = re.compile(r"(?i)\b(error|failed|traceback|warning)\b|^[EWF]\d{4} ")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stage_output(log: list[str]) -> list[str]:
+    """The pipeline's lines: crawl to export's report (the servers' start-up output follows)."""
+    end = next(n for n, line in enumerate(log) if line.startswith("exported "))
+    return log[: end + 1]
 
 
 def wait_for_url(process: subprocess.Popen, log: list[str]) -> str | None:
@@ -47,6 +57,8 @@ def test_shortened_demo_serves_a_trained_model(tmp_path):
     try:
         url = wait_for_url(process, log)
         assert url, "the demo ended without serving:\n" + "".join(log[-40:])
+        alarming = [line for line in stage_output(log) if ERROR_LOOKING.search(line)]
+        assert not alarming, "".join(alarming)
         assert process.stdout.readline().startswith(f"Try: curl '{url}/generate?prefix=")
         # Keep draining the output so the servers never block on a full pipe.
         threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()
@@ -55,7 +67,7 @@ def test_shortened_demo_serves_a_trained_model(tmp_path):
         assert json.loads((run / "run.json").read_text())["base"] == "sample-base"
         assert (run / "eval.json").is_file() and (run / "loss.png").is_file()
         meta = json.loads((data_dir / "serving" / "sample" / "meta.json").read_text())
-        assert meta["run"] == "sample" and meta["quantization"] == "int8"
+        assert meta["run"] == "sample" and meta["quantization"] == DEFAULT_WEIGHTS
         assert meta["eval"] is not None and meta["dataset"] is not None
 
         page = requests.get(f"{url}/", timeout=10)

@@ -15,11 +15,13 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 # seed so that a failure reproduces.
 MAX_EXAMPLES = 25
 SEED = 1
-# Size limits that only nginx knows (the request line and body in bytes, after encoding): a
-# schema-valid request can meet them, and they answer the documented JSON 413/414.
+# Size limits that only nginx knows (the request line and body in bytes, after encoding): any
+# request can meet them, and they answer the documented JSON 413/414.
 CONFIG = """
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "400", "413", "414"]
+[checks.negative_data_rejection]
+expected-statuses = ["400", "404", "405", "413", "414", "415", "422", "429"]
 """
 
 

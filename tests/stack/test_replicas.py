@@ -31,8 +31,10 @@ def wait_listening(host: str, port: int, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def served_404s(log_text: str) -> int:
-    return len(re.findall(r"GET /v1/no-such-route => .*\(HTTP/1.1 404\)", log_text))
+def served_404s(access_log: str, replica: str) -> int:
+    """nginx's access log names the replica (upstream=ADDRESS) that answered each request."""
+    pattern = rf'"GET /v1/no-such-route HTTP/1.1" 404 .* upstream={re.escape(replica)}$'
+    return len(re.findall(pattern, access_log, re.M))
 
 
 @pytest.mark.timeout(90)
@@ -57,14 +59,14 @@ def test_requests_are_spread_over_every_replica_of_the_service_name(tiny_serving
         try:
             wait_listening(REPLICAS[1], int(port))
             with stack, requests.Session() as session:
-                # A 404 from the app needs no model, and uWSGI logs every 4xx: a replica's count.
+                # A 404 from the app needs no model.
                 for _ in range(40):
                     response = session.get(stack.url + "/v1/no-such-route", timeout=10)
                     assert response.json()["error"]["type"] == "not_found"
-                first_count = served_404s((stack.run_dir / "uwsgi.log").read_text(errors="replace"))
+                access_log = stack.access_log.read_text()
         finally:
             stop_process(second, signal.SIGTERM)
-        second_count = served_404s(second_log.read_text(errors="replace"))
+        first_count, second_count = (served_404s(access_log, f"{r}:{port}") for r in REPLICAS)
     assert "api.test" in dns.queries
     assert first_count + second_count == 40
     assert first_count > 0 and second_count > 0, (first_count, second_count)

@@ -140,21 +140,6 @@ def run_folder(name: str) -> Path:
     return paths.checkpoint_dir() / name
 
 
-def describe_file(path: Path, tokens: np.ndarray) -> dict:
-    return {
-        "path": str(path.resolve()),
-        "sha256": token_data.sha256_file(path),
-        "bytes": path.stat().st_size,
-        "tokens": int(len(tokens)),
-    }
-
-
-def encode_checked(base_dir: Path, path: Path, *, n_ctx: int, what: str) -> np.ndarray:
-    tokens = token_data.encode_file(base_dir, path, what=what)
-    token_data.check_longer_than_context(tokens, n_ctx=n_ctx, path=path, what=what)
-    return tokens
-
-
 def saved_step(run_dir: Path) -> int:
     return checkpoint_file.latest_step(run_dir) if (run_dir / "checkpoint").is_file() else 0
 
@@ -300,17 +285,21 @@ def run(args) -> int:
             return 0
         record, step, rows = start.record, start.step, start.rows
         n_ctx = hparams["n_ctx"]
-        train_tokens = encode_checked(base_dir, dataset, n_ctx=n_ctx, what="dataset")
+        train_tokens = token_data.encode_checked(base_dir, dataset, n_ctx=n_ctx, what="dataset")
         val_tokens = None
         if args.val is not None:
             val = args.val.resolve()
-            val_tokens = encode_checked(base_dir, val, n_ctx=n_ctx, what="--val file")
+            val_tokens = token_data.encode_checked(base_dir, val, n_ctx=n_ctx, what="--val file")
         if args.overwrite and run_dir.exists():
             shutil.rmtree(run_dir)
             print(f"--overwrite: removed the earlier {run_dir}")
         run_dir.mkdir(parents=True, exist_ok=True)
-        record = record or new_record(args, base_dir, describe_file(dataset, train_tokens))
-        record["val"] = None if val_tokens is None else describe_file(args.val, val_tokens)
+        record = record or new_record(
+            args, base_dir, token_data.describe_file(dataset, train_tokens)
+        )
+        record["val"] = (
+            None if val_tokens is None else token_data.describe_file(args.val, val_tokens)
+        )
         record = run_record.start_session(record, from_step=step, parameters=settings)
         run_record.write(run_dir, record)
         anchor_to_saved_step(run_dir, step)

@@ -61,6 +61,23 @@ def check_longer_than_context(tokens: np.ndarray, *, n_ctx: int, path: Path, wha
         )
 
 
+def encode_checked(model_dir: Path, path: Path, *, n_ctx: int, what: str) -> np.ndarray:
+    """encode_file, refusing a file no longer than one context (see check_longer_than_context)."""
+    tokens = encode_file(model_dir, path, what=what)
+    check_longer_than_context(tokens, n_ctx=n_ctx, path=path, what=what)
+    return tokens
+
+
+def describe_file(path: Path, tokens: np.ndarray) -> dict:
+    """run.json's record of a training or validation file."""
+    return {
+        "path": str(path.resolve()),
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+        "tokens": int(len(tokens)),
+    }
+
+
 def windows(tokens, *, n_ctx: int) -> list[list[int]]:
     """Splits a token sequence into windows of at most n_ctx tokens that overlap by one, so every
     token but the very first is predicted exactly once (the overlap is its context)."""

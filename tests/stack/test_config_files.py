@@ -5,7 +5,8 @@ import subprocess
 import pytest
 
 import stack as native_stack
-from stack import NGINX_DEFAULTS, PLACEHOLDER, SITE_TEMPLATE, read_env_file, render
+from api.config import Settings
+from stack import NGINX_DEFAULTS, PLACEHOLDER, SITE_TEMPLATE, UWSGI_INI, read_env_file, render
 
 
 def template_variables() -> set[str]:
@@ -59,3 +60,30 @@ def test_native_values_override_the_container_defaults_and_environment_tunes(mon
     assert values["GHOST_NGINX_LISTEN"] == "127.0.0.1:5999"
     assert values["GHOST_UWSGI_ADDRESS"] == stack.uwsgi_address
     assert values["GHOST_FRONTEND_ROOT"].endswith("frontend")
+
+
+def uwsgi_options() -> dict[str, list[str]]:
+    """api/uwsgi.ini's options (every value given, in order, whatever `if-env` block)."""
+    options: dict[str, list[str]] = {}
+    for line in UWSGI_INI.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith(("#", "[")):
+            options.setdefault(name.strip(), []).append(value.strip())
+    return options
+
+
+def test_uwsgi_has_no_harakiri_and_logs_only_failures_and_slow_requests():
+    # uWSGI 2.0 keeps one harakiri deadline per worker, shared by its 80 threads: it killed a
+    # worker with no long request in flight. The app ends each request at GHOST_MAX_REQUEST_S.
+    options = uwsgi_options()
+    assert not [name for name in options if name.startswith("harakiri")], options
+    # nginx keeps the one access log.
+    assert options["disable-logging"] == ["true"] and "log-4xx" not in options
+    assert options["log-5xx"] == ["true"] and "log-slow" in options
+
+
+def test_nginx_waits_for_uwsgi_longer_than_the_app_lets_a_request_run():
+    read_timeout = read_env_file(NGINX_DEFAULTS)["GHOST_NGINX_READ_TIMEOUT"]
+    assert read_timeout.endswith("s")
+    assert int(read_timeout[:-1]) > Settings.max_request_s
+    assert int(uwsgi_options()["worker-reload-mercy"][0]) >= Settings.max_request_s

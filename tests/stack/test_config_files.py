@@ -23,6 +23,9 @@ def test_the_container_values_make_a_valid_nginx_config(tmp_path):
     # What the official image renders (defaults.env), included from an http block the way its
     # main nginx.conf includes conf.d/*.conf; `nginx -t` parses every directive.
     values = {**read_env_file(NGINX_DEFAULTS), "GHOST_NGINX_TEMP_DIR": str(tmp_path)}
+    # `local` is docker/nginx-resolver.envsh's word for the container's nameserver.
+    assert values["GHOST_NGINX_RESOLVER"] == "local"
+    values["GHOST_NGINX_RESOLVER"] = "127.0.0.11"
     site = tmp_path / "ghostwriter.conf"
     site.write_text(render(SITE_TEMPLATE.read_text(), values))
     main = tmp_path / "nginx.conf"

@@ -54,11 +54,19 @@ def documents(corpus: Path) -> Iterator[str]:
 
 def encode_documents(text: str, encode: Callable[[str], list[int]], *, eos_id: int) -> list[int]:
     """Token ids of a training text: each document's ordinary encoding, and exactly one `eos_id`
-    for each `<|endoftext|>` separator between or after them."""
+    for each `<|endoftext|>` separator between or after them.
+
+    The newline on each side of a separator belongs to the separator's line (`corpus prepare`
+    writes "\n<|endoftext|>\n"), not to the documents: it is dropped, so a model learns to end a
+    text with the end id and to begin one after it with text, not with a newline."""
+    documents = text.split(EOS_TOKEN)
     ids: list[int] = []
-    for number, document in enumerate(text.split(EOS_TOKEN)):
+    for number, document in enumerate(documents):
         if number:
             ids.append(eos_id)
+            document = document.removeprefix("\n")
+        if number < len(documents) - 1:
+            document = document.removesuffix("\n")
         ids.extend(encode(document))
     return ids
 

@@ -95,11 +95,7 @@ class TrainingWatch:
         return self.elapsed_before_s + ran
 
     def before_step(self) -> None:
-        out_of_time = self.budget_s is not None and self.elapsed_s() >= self.budget_s
-        if self.stop.reason is None and out_of_time:
-            self.stop.reason = "time budget"
-            budget = training_log.format_duration(self.budget_s)
-            print(f"time budget of {budget} spent: saving a checkpoint…", flush=True)
+        self._check_budget()
         if self.stop.reason is not None:
             raise KeyboardInterrupt
         if self._started is None:
@@ -119,12 +115,22 @@ class TrainingWatch:
             "tokens_per_s": round(self.tokens_per_step / max(seconds, 1e-9), 1),
             "elapsed_s": round(self.elapsed_s(), 3),
         }
-        if self.val_batches and self.step % self.val_every == 0:
+        self._check_budget()
+        # The last step is validated too: its weights may be the best, and export serves the best.
+        last = self.stop.reason == "time budget" or self.step == self.total_steps
+        if self.val_batches and (self.step % self.val_every == 0 or last):
             row["val_loss"] = round(self.val_loss(session), 5)
             self._judge(session, row)
         training_log.append_metric(self.run_dir, row)
         self._maybe_print(row, force="val_loss" in row or self.step == self.total_steps)
         self._last_end = time.monotonic()
+
+    def _check_budget(self) -> None:
+        out_of_time = self.budget_s is not None and self.elapsed_s() >= self.budget_s
+        if self.stop.reason is None and out_of_time:
+            self.stop.reason = "time budget"
+            budget = training_log.format_duration(self.budget_s)
+            print(f"time budget of {budget} spent: saving a checkpoint…", flush=True)
 
     def _judge(self, session, row: dict) -> None:
         """Acts on a validation: saves a new best, warns of overfitting, stops after patience."""

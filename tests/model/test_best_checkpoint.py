@@ -96,6 +96,18 @@ def test_a_resumed_run_keeps_its_best_and_its_patience(tiny_base, sentences):
 
 
 @pytest.mark.timeout(240)
+def test_the_last_step_of_a_budget_is_validated(tiny_base, sentences):
+    """Steps after the last periodic validation would otherwise never compete for the best."""
+    budget = ["--minutes", "0.05", "--val-every", "1000"]
+    result = finetune(tiny_base, "budget-val", sentences, *budget)
+    run_dir = tiny_base.data_dir / "checkpoint" / "budget-val"
+    rows = training_log.read_metrics(run_dir)
+    assert "val_loss" in rows[-1] and all("val_loss" not in row for row in rows[:-1])
+    assert best_checkpoint.read(run_dir)["step"] == rows[-1]["step"]
+    assert "time budget of 0:03 spent" in result.stdout
+
+
+@pytest.mark.timeout(240)
 def test_export_serves_the_best_checkpoint_unless_asked_for_the_latest(
     overfit, tiny_base, tmp_path
 ):

@@ -89,6 +89,15 @@ def test_sample_prints_seeded_samples_from_the_best_checkpoint(trained):
     assert "the latest checkpoint (step 120), as asked" in latest.stdout
 
 
+def test_sample_reads_an_exported_serving_folder_with_the_serving_engine(tiny_serving_model):
+    folder = str(tiny_serving_model.path)
+    args = ["sample", "--model", folder, "--length", "12", "--nsamples", "2", "--seed", "3"]
+    result = check_cli(tiny_serving_model.models_dir, *args)
+    assert f"sampling serving folder {folder}" in result.stdout
+    headers = [line for line in result.stdout.splitlines() if line.startswith("=" * 40)]
+    assert len(headers) == 2 and all("(12 tokens, length)" in h or "eos)" in h for h in headers)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -35,7 +35,9 @@ def run(*, model_dir: Path, smoke: bool) -> dict:
     command = [sys.executable, "-m", "bench.api_ceiling", "--measure", str(model_dir), str(pairs)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if result.returncode:
-        raise RuntimeError(f"api_ceiling measurement failed:\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"api_ceiling measurement exited {result.returncode}:\n{result.stderr[-2000:]}"
+        )
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     levels = [_level(batch, measured["pairs"][str(batch)]) for batch in BATCHES]
     return {
@@ -88,6 +90,7 @@ def measure(model_dir: Path, pairs: int) -> dict:
         prompt_ids = model.tokenizer.encode(text)
 
         def raw(batch: int) -> int:
+            wait_idle(model.scheduler)
             return engine_ceiling.on_own_thread(
                 engine_ceiling.llama_generate_batch, model.engine, prompt_ids, batch=batch
             )
@@ -113,6 +116,16 @@ def measure(model_dir: Path, pairs: int) -> dict:
         service.registry.close()
     settings = {k: str(v) for k, v in vars(service.settings).items() if k != "models_dir"}
     return {"pairs": measured, "rss_mb": rss, "settings": settings}
+
+
+def wait_idle(scheduler, timeout_s: float = 30.0) -> None:
+    """Until the scheduler holds no sequence: it frees a finished one's slot after its client
+    has the last token, and an engine must not be stepped by two threads at once."""
+    deadline = time.monotonic() + timeout_s
+    while scheduler.active or scheduler.queue_depth:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the scheduler still holds sequences after {timeout_s:g} s")
+        time.sleep(0.001)
 
 
 def _concurrently(request, count: int) -> int:

@@ -66,6 +66,6 @@ def select(run_dir: Path, which: str) -> tuple[Path, str]:
             "(it was trained without --val)"
         )
     return run_dir / FOLDER, (
-        f"the best checkpoint (step {best['step']}, validation loss {best['val_loss']:.3f}); "
-        f"the latest is step {latest_step}"
+        f"the best checkpoint (step {best['step']}: lowest validation loss, "
+        f"{best['val_loss']:.3f}); the latest is step {latest_step}"
     )

@@ -3,7 +3,8 @@
 from flask import current_app, request
 
 from api.errors import ApiError, invalid
-from api.request_parsing import RequestBounds, json_body, longest_length
+from api.json_body import json_body
+from api.request_parsing import RequestBounds, longest_length
 from api.service import current
 
 REPEATABLE = {"stop"}  # GET /generate?stop=a&stop=b

@@ -1,0 +1,52 @@
+"""JSON request bodies, parsed strictly: hostile bodies are refused before Python's parser sees
+them, with a 400 that says why: duplicate keys (ambiguous: which one wins?), deep nesting (the
+parser recurses), non-numbers (NaN, Infinity) and unpaired UTF-16 surrogates (not text)."""
+
+import json
+import re
+from typing import Any
+
+from api.errors import invalid
+
+MAX_JSON_DEPTH = 16
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_body(text: str) -> Any:
+    """The JSON value of a request body; 400 for anything a JSON client would not send."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise invalid(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except ValueError as error:
+        raise invalid(f"the body is not valid JSON: {str(error)[:120]}") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid("the JSON body has an unpaired UTF-16 surrogate (\\ud800-\\udfff)") from None
+    return value
+
+
+def json_depth(text: str) -> int:
+    """How deep brackets nest outside strings (a cheap scan, no recursion)."""
+    depth = deepest = 0
+    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise invalid(f"{key} is given {keys.count(key)} times; give it once", key)
+    return dict(pairs)
+
+
+def _no_constant(name: str):
+    raise invalid(f"{name} is not a JSON number; send a finite number")

@@ -22,7 +22,7 @@ def smoke_run(tmp_path_factory):
     command += ["--data-dir", str(root / "data"), "--results", str(root / "results")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=400
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     results = sorted((root / "results").glob("*-smoke.json"))
     assert len(results) == 1, f"no result written:\n{done.stderr[-3000:]}"
@@ -33,7 +33,7 @@ def levels(result, section):
     return result["sections"][section]["result"]["levels"]
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(620)
 def test_runner_succeeds_and_prints_the_table(smoke_run):
     done, result = smoke_run
     assert done.returncode == 0, done.stderr[-3000:]

@@ -123,6 +123,9 @@ class LlamaServer:
             str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port),
             "-np", str(slots), "-c", str(kv_tokens), "--kv-unified",
             "-t", str(threads), "-tb", str(threads), "--no-webui",
+            # As api/engines/llama_engine.py builds its context: flash attention, f16 KV cells
+            # (llama-server's default), 512-token batches.
+            "-fa", "on", "-b", "512", "-ub", "512",
         ]  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"
         self.log = log

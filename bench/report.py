@@ -2,6 +2,7 @@
 
 from bench import quality, traffic_report
 from bench.markdown import table, target
+from bench.training import sizing_lines
 
 # (target, stack level, engine batch or original design, required ratio)
 ENGINE_TARGETS = ((32, 32, 0.85), (1, 1, 0.85))
@@ -276,7 +277,7 @@ def prepare_lines(prepare: dict) -> list[str]:
 def training_lines(training: dict) -> list[str]:
     rows = []
     for case, figures in training.items():
-        if not isinstance(figures, dict):
+        if not isinstance(figures, dict) or "best_step" in figures:  # sizing_lines shows those
             continue
         if "tokens_per_s" not in figures:
             rows.append([case, "–", "–", "–", "–", ", ".join(map(str, figures.values()))])
@@ -294,7 +295,8 @@ def training_lines(training: dict) -> list[str]:
             ]
         )
     header = ["model", "shape", "batch", "tokens/s", "s per step", "note"]
-    return ["### Training: `python -m model finetune`", "", *table(header, rows)]
+    lines = ["### Training: `python -m model finetune`", "", *table(header, rows)]
+    return lines + sizing_lines(training)
 
 
 def flat(values: dict, prefix: str = "") -> list[list]:

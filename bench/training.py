@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench import quality
+from bench.markdown import table
 from bench.models import TINY_SHAPE, model_cli, write_corpus
 from model import sizing
 
@@ -134,6 +135,28 @@ def run(*, smoke: bool, demo_prepared: Path | None = None) -> dict:
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
     )
     return result
+
+
+def sizing_lines(training: dict) -> list[str]:
+    """The report's tables behind model/sizing.py: the sweep and the demo corpus's curve."""
+    lines = []
+    if isinstance(training.get("sweep"), list):
+        rows = [
+            [r["shape"], r["seconds_per_update"], r["updates_per_minute"]]
+            for r in training["sweep"]
+        ]
+        lines += ["", "Sizing sweep (batch 8 × 256, KJV):", ""]
+        lines += table(["shape", "s per update", "updates per minute"], rows)
+    fit = training.get("overfitting") or {}
+    if "best_step" in fit:
+        lines += [
+            "",
+            f"Demo corpus, default shape, {DEMO_MINUTES} min: lowest validation loss "
+            f"{fit['best_val_loss']} at step {fit['best_step']} of {fit['steps']} "
+            f"(training loss then {fit['train_loss_at_best']}, at the end {fit['last_train_loss']}"
+            f"; validation at the end {fit['last_val_loss']}).",
+        ]
+    return lines
 
 
 if __name__ == "__main__":

@@ -57,13 +57,12 @@ class Parameter:
     description: str = ""
 
     def rule(self) -> str:
-        """The allowed range in words, for error messages."""
-        low = "above" if self.above_minimum else "at least"
-        if self.minimum is not None and self.maximum is not None:
-            if self.above_minimum:
-                return f"{low} {self.minimum:g} and at most {self.maximum:g}"
-            return f"between {self.minimum:g} and {self.maximum:g}"
-        return f"{low} {self.minimum:g}" if self.minimum is not None else f"at most {self.maximum}"
+        """A numeric row's allowed range in words, for error messages (every one has a minimum)."""
+        if self.maximum is None:
+            return f"{'above' if self.above_minimum else 'at least'} {self.minimum:g}"
+        if self.above_minimum:
+            return f"above {self.minimum:g} and at most {self.maximum:g}"
+        return f"between {self.minimum:g} and {self.maximum:g}"
 
     def in_range(self, value) -> bool:
         if self.minimum is not None and (

@@ -13,14 +13,19 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc g++ libc6-dev libpcre2-dev \
  && rm -rf /var/lib/apt/lists/*
 # llama.cpp compiles for the building CPU by default; an image runs on other hosts, so it targets
-# x86-64-v3 (AVX2, FMA, F16C: Intel since 2013, AMD since 2015) instead.
-ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+# x86-64-v3 (AVX2, FMA, F16C: Intel since 2013, AMD since 2015) instead. Serving reads text only:
+# no multimodal library (LLAVA_BUILD).
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
+# The version pyproject.toml pins (a test keeps them equal). Compiled before pyproject.toml is
+# copied, so that the other edits to it do not recompile llama.cpp (tens of minutes on 2 cores).
+ARG LLAMA_CPP_PYTHON=0.3.36
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels "llama-cpp-python==${LLAMA_CPP_PYTHON}"
 WORKDIR /build
 COPY pyproject.toml ./
 # The dependency list comes from pyproject's `serve` extra, so this layer is rebuilt only when
 # pyproject.toml changes, not on every code edit.
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print('\n'.join(deps))" > requirements.txt \
- && pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+ && pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels -r requirements.txt
 
 FROM python:3.11-slim
 # uWSGI listens on every interface of the container, so that nginx reaches it over the compose

@@ -185,6 +185,12 @@ def test_api_and_trainer_share_one_wheels_stage():
     assert "-DGGML_NATIVE=OFF" in dict(wheels_stage("api"))["ENV"]
 
 
+def test_the_llama_cpp_layer_builds_the_version_pyproject_pins():
+    (pinned,) = {d for extra in ("serve", "train") for d in EXTRAS[extra] if "llama-cpp" in d}
+    arg = dict(wheels_stage("api"))["ARG"]
+    assert pinned == "llama-cpp-python==" + arg.removeprefix("LLAMA_CPP_PYTHON=")
+
+
 def test_probe_is_installed_where_the_healthchecks_run_it():
     destinations = [
         ins["value"].split()[-1]

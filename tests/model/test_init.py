@@ -90,6 +90,7 @@ def init_args(**flags):
         ("m", ["--corpus", "{corpus}", "--vocab-size", "100"], "--vocab-size must exceed 256"),
         ("m", ["--corpus", "{corpus}", "--n-embd", "65", "--n-head", "2"], "multiple of --n-head"),
         ("m", ["--corpus", "{corpus}", "--n-layer", "0"], "--n-layer must be positive"),
+        ("m", ["--corpus", "{corpus}", "--minutes", "0"], "--minutes must be a positive number"),
         ("../escape", ["--corpus", "{corpus}"], "use letters, digits"),
     ],
 )

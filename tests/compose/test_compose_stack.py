@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import datetime
 
+import psutil
 import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
@@ -52,7 +53,13 @@ def compose(tmp_path_factory):
     ticker = HealthcheckTicker()
     ticker.start()
     port = free_port()
-    env = {"GHOST_PORT": f"127.0.0.1:{port}", "MINUTES": MINUTES, "GENIUS_ACCESS_TOKEN": SECRET}
+    env = {
+        "GHOST_PORT": f"127.0.0.1:{port}",
+        "MINUTES": MINUTES,
+        "GENIUS_ACCESS_TOKEN": SECRET,
+        # Every token its own event: the tiny model outruns the default stream pacing.
+        "GHOST_STREAM_INTERVAL_MS": "0",
+    }
     run = Compose(service.docker_host, env)
     run.url = f"http://127.0.0.1:{port}"
     run.healthchecks = ticker
@@ -121,12 +128,12 @@ def test_up_starts_nginx_only_after_the_api_is_healthy(compose):
 
 @pytest.mark.timeout(120)
 def test_generate_and_completions_through_the_published_port(compose):
-    params = {"prefix": PREFIX, "length": 8, "seed": 1}
+    params = {"prefix": PREFIX, "length": 8, "seed": 1, "temperature": 0.8}
     got = requests.get(compose.url + "/generate", params=params, timeout=60)
     assert got.status_code == 200, got.text
     text = got.json()["samples"][0]["text"]
     assert text
-    body = {"prompt": PREFIX, "max_tokens": 8, "seed": 1}
+    body = {"prompt": PREFIX, "max_tokens": 8, "seed": 1, "temperature": 0.8}
     posted = requests.post(compose.url + "/v1/completions", json=body, timeout=60)
     assert posted.status_code == 200, posted.text
     assert posted.json()["choices"][0]["text"] == text
@@ -194,33 +201,31 @@ def test_scaled_replicas_share_the_requests(compose):
     def served_by_each() -> dict[str, int]:
         return {name: generate_requests_served(name) for name in replicas}
 
-    def send(count: int) -> None:
-        for _ in range(count):
+    before, sent = served_by_each(), []
+
+    def each_has_served_a_share() -> dict[str, int] | None:
+        for _ in range(3):
             response = requests.get(compose.url + "/generate", params={"prefix": "a"}, timeout=30)
             assert response.status_code == 200, response.text
+            sent.append(response)
             time.sleep(0.15)  # under nginx's per-client rate (10/s)
+        now = served_by_each()
+        shares = {name: now[name] - before[name] for name in replicas}
+        return shares if min(shares.values()) > 0 else None
 
-    # nginx re-resolves `api` every 10 s: wait until the new replicas are in its list.
-    before = served_by_each()
-    wait_until(
-        lambda: send(3) or all(served_by_each()[n] > before[n] for n in replicas),
-        timeout_s=60,
-        what="every replica has served a request",
-        every_s=0,
-    )
-    before = served_by_each()
-    send(12)
-    after = served_by_each()
-    shares = {name: after[name] - before[name] for name in replicas}
-    assert sum(shares.values()) == 12, shares
-    assert min(shares.values()) >= 2, shares
+    # nginx re-resolves `api` every 10 s, so new replicas join its list within that.
+    shares = wait_until(each_has_served_a_share, timeout_s=90, what="each served", every_s=0)
+    assert sum(shares.values()) == len(sent), shares  # each request counted by one replica
 
 
 def test_processes_run_as_the_documented_non_root_users(compose):
-    for service, uid in (("api", "10001"), ("nginx", "101")):
+    for service, uid in (("api", 10001), ("nginx", 101)):
         for name in project_containers(service):
-            uids = podman("top", name, "uid").stdout.split()[1:]
-            assert uids and set(uids) == {uid}, (name, uids)
+            # Seen from the host (no user namespace: the same uids); the images carry no `ps`.
+            main = psutil.Process(inspect(name)["State"]["Pid"])
+            processes = [main, *main.children(recursive=True)]
+            uids = {p.uids().real for p in processes} | {p.uids().effective for p in processes}
+            assert len(processes) > 1 and uids == {uid}, (name, uids)
     trainer = compose("--profile", "train", "run", "--rm", "--entrypoint", "id", "trainer",
                       timeout=60).stdout  # fmt: skip
     assert "uid=10001" in trainer

@@ -6,6 +6,7 @@ Debian by deploy/podman/bases.sh). The tests run in file order and share one sta
 commands would: build, train, up, scale, down.
 """
 
+import json
 import os
 import signal
 import socket
@@ -109,7 +110,7 @@ def test_the_trainer_fills_the_volume_from_crawl_to_export(compose):
     for stage in ("crawl", "prepare", "fine-tune", "evaluate", "export"):
         assert f"== {stage}" in result.stdout, result.stdout[-3000:]
     volume = podman("volume", "inspect", f"{podman_host.PROJECT}_ghost-data").stdout
-    mountpoint = __import__("json").loads(volume)[0]["Mountpoint"]
+    mountpoint = json.loads(volume)[0]["Mountpoint"]
     served = os.path.join(mountpoint, "serving", "sample")
     assert os.path.isfile(os.path.join(served, "meta.json")), os.listdir(mountpoint)
     assert os.stat(served).st_uid == 10001
@@ -121,7 +122,8 @@ def test_up_starts_nginx_only_after_the_api_is_healthy(compose):
     (api,) = project_containers("api")
     (nginx,) = project_containers("nginx")
     assert health(api) == "healthy"
-    api_healthy = parse_time(compose.healthchecks.first_pass_end[api])
+    first_pass = compose.healthchecks.first_pass_end
+    api_healthy = parse_time(wait_until(lambda: first_pass.get(api), timeout_s=30, what="noted"))
     assert api_healthy <= parse_time(inspect(nginx)["State"]["StartedAt"])
     wait_until(lambda: health(nginx) == "healthy", timeout_s=60, what="nginx is healthy")
 

@@ -1,30 +1,58 @@
-"""The engine ceiling: CTranslate2 `generate_batch` on the serving model, no HTTP, no API.
+"""The engine ceiling: each engine's raw tokens/s on the benchmark model, no HTTP, no API.
 
-Same workload as the serving benchmark (16-token prompt, 64 new tokens, top-k 40), same
-compute type and thread counts as the API's engine, so the stack's figures divide by these.
+Same workload as the serving benchmark (16-token prompt, 64 new tokens, top-k 40) at batch
+1 / 8 / 32:
+- llama.cpp, the serving engine: the API's own `LlamaEngine` with the API's settings, one step
+  per token for all sequences (the prompts prefilled together in the first step).
+- CTranslate2 int8 `generate_batch` on the same checkpoint: the capacity reference (issue 12).
+  Its figures are the result's top-level `levels`: the open-loop rates are fractions of them.
+
+Both drive OpenMP (libgomp), whose spin-waiting stops once it counts more of its threads than
+cores: llama.cpp's decodes all run on the engine's one decode thread, and CTranslate2 loads on a
+thread that ends with the load (its helpers would otherwise stay parked beside the generation's).
 """
 
+import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from bench import workload
 
 
 def api_engine_settings() -> dict:
-    """The compute type and thread counts the API's engine runs with (its config's defaults and
-    GHOST_* environment), so the ceiling is measured on the same footing."""
+    """The llama engine's settings as the API runs it (its config's defaults and GHOST_*
+    environment), so the ceiling is measured on the same footing."""
     from api import config
 
     settings = config.load()
     return {
-        "compute_type": settings.compute_type,
-        "inter_threads": settings.inter_threads,
-        "intra_threads": settings.intra_threads,
+        "threads": settings.engine_threads,
+        "max_slots": settings.max_slots,
+        "kv_tokens": settings.kv_tokens,
     }
 
 
-def generate_batch(generator, prompt_tokens: list[str], *, batch: int) -> int:
-    """One raw engine call of the benchmark workload, `batch` copies of the prompt; new tokens."""
+def llama_generate_batch(engine, prompt_ids: list[int], *, batch: int) -> int:
+    """`batch` sequences of the workload through a LlamaEngine, step by step; new tokens."""
+    from api.engines.base import Feed
+
+    for slot in range(batch):
+        engine.open(
+            slot, temperature=workload.TEMPERATURE, top_k=workload.TOP_K, top_p=1.0, seed=slot
+        )
+    try:
+        tokens = engine.step([Feed(slot, prompt_ids, sample=True) for slot in range(batch)])
+        for _ in range(workload.NEW_TOKENS - 1):
+            tokens = engine.step([Feed(s, [t], sample=True) for s, t in enumerate(tokens)])
+    finally:
+        for slot in range(batch):
+            engine.free(slot)
+    return batch * workload.NEW_TOKENS
+
+
+def ctranslate2_generate_batch(generator, prompt_tokens: list[str], *, batch: int) -> int:
+    """One CTranslate2 `generate_batch` of the workload, `batch` copies of the prompt."""
     results = generator.generate_batch(
         [prompt_tokens] * batch,
         max_length=workload.NEW_TOKENS,
@@ -35,19 +63,15 @@ def generate_batch(generator, prompt_tokens: list[str], *, batch: int) -> int:
     return sum(len(result.sequences_ids[0]) for result in results)
 
 
-def measure_batch(generator, prompt_tokens: list[str], *, batch: int, duration_s: float) -> dict:
-    """Repeats one batched call until duration_s has passed; tokens/s over all calls."""
-
-    def call() -> int:
-        return generate_batch(generator, prompt_tokens, batch=batch)
-
-    call()  # warm-up: first calls allocate caches for this batch shape
+def measure_batch(call, *, batch: int, duration_s: float) -> dict:
+    """Repeats `call(batch=batch)` (which returns new tokens) until duration_s has passed."""
+    call(batch=batch)  # warm-up: first calls allocate buffers for this batch shape
     tokens = calls = 0
     call_ms = []
     started = time.perf_counter()
     while calls == 0 or time.perf_counter() - started < duration_s:
         call_started = time.perf_counter()
-        tokens += call()
+        tokens += call(batch=batch)
         call_ms.append((time.perf_counter() - call_started) * 1000)
         calls += 1
     elapsed = time.perf_counter() - started
@@ -61,37 +85,71 @@ def measure_batch(generator, prompt_tokens: list[str], *, batch: int, duration_s
     }
 
 
+def on_own_thread(function, *args, **kwargs):
+    """function(*args, **kwargs) on a thread that ends when it returns (see the module's doc)."""
+    outcome = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # re-raised on the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=call, name="engine-ceiling")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def measure_llama(model_dir: Path, batches, duration_s: float, **settings) -> dict:
+    from api.engines.llama_engine import LlamaEngine
+    from api.tokenizer import Tokenizer
+
+    prompt_ids = Tokenizer(model_dir).encode(workload.prompt_text(model_dir))
+    max_slots = max(settings.pop("max_slots"), *batches)
+    engine = LlamaEngine(model_dir, max_slots=max_slots, **settings)
+    try:
+        call = partial(llama_generate_batch, engine, prompt_ids)
+        levels = [measure_batch(call, batch=b, duration_s=duration_s) for b in batches]
+    finally:
+        engine.close()
+    return {**settings, "max_slots": max_slots, "levels": levels}
+
+
+def measure_ctranslate2(model_dir: Path, batches, duration_s: float) -> dict:
+    """int8, one call at a time, every core inside it: how the API ran CTranslate2."""
+    import ctranslate2
+
+    from model.tokenizer import load_fast_tokenizer
+
+    prompt = load_fast_tokenizer(model_dir).encode(workload.prompt_text(model_dir)).tokens
+    # Loading runs OpenMP work on the loading thread, whose helpers then outlive the load while
+    # generation runs on CTranslate2's own worker thread: load on a thread that ends.
+    generator = on_own_thread(
+        ctranslate2.Generator,
+        str(model_dir),
+        device="cpu",
+        compute_type="int8",
+        inter_threads=1,
+        intra_threads=0,
+    )
+    call = partial(ctranslate2_generate_batch, generator, prompt)
+    levels = [measure_batch(call, batch=b, duration_s=duration_s) for b in batches]
+    del call, generator  # while the interpreter is whole: CTranslate2 can abort at exit otherwise
+    return {"compute_type": "int8", "inter_threads": 1, "intra_threads": 0, "levels": levels}
+
+
 def run(
     *,
     model_dir: Path,
+    ctranslate2_dir: Path,
     batches: tuple[int, ...],
     duration_s: float,
-    compute_type: str,
-    inter_threads: int,
-    intra_threads: int,
+    **llama_settings,
 ) -> dict:
-    from api.engines.ctranslate2_engine import CTranslate2Engine
-    from model.tokenizer import load_fast_tokenizer
-
-    prompt = workload.prompt_text(model_dir)
-    prompt_tokens = load_fast_tokenizer(Path(model_dir)).encode(prompt).tokens
-    # The API's own engine class, so the Generator is built the way the stack builds it.
-    engine = CTranslate2Engine(
-        Path(model_dir),
-        compute_type=compute_type,
-        inter_threads=inter_threads,
-        intra_threads=intra_threads,
-    )
-    try:
-        levels = [
-            measure_batch(engine.generator, prompt_tokens, batch=batch, duration_s=duration_s)
-            for batch in batches
-        ]
-    finally:
-        engine.close()
-    return {
-        "compute_type": compute_type,
-        "inter_threads": inter_threads,
-        "intra_threads": intra_threads,
-        "levels": levels,
-    }
+    """llama_settings: threads, max_slots, kv_tokens (see api_engine_settings)."""
+    llama = measure_llama(Path(model_dir), batches, duration_s, **llama_settings)
+    reference = measure_ctranslate2(Path(ctranslate2_dir), batches, duration_s)
+    return {**reference, "llama": llama}

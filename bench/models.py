@@ -1,11 +1,14 @@
 """The models the benchmarks run on, made with the real `python -m model` CLI and reused.
 
-Full run: GPT-2-124M's exact shape (`model init --shape 124M`, random weights) exported to int8.
+Full run: GPT-2-124M's exact shape (`model init --shape 124M`, random weights) exported for
+llama.cpp (model.gguf, export's default weight type), and the same checkpoint converted to a
+CTranslate2 int8 folder: the engine ceiling's capacity reference.
 Smoke run: a tiny model of the same layout, made in seconds.
 """
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,7 +31,8 @@ class BenchModel:
     data_dir: Path  # GHOST_DATA_DIR holding models/NAME
     name: str
     base_dir: Path  # gpt-2-simple layout: what the original designs load
-    serving_dir: Path  # exported CTranslate2 folder: what the stack and the engine load
+    serving_dir: Path  # exported serving folder (model.gguf): what the stack and the engine load
+    ctranslate2_dir: Path  # CTranslate2 int8 folder of the same checkpoint: the reference
 
 
 def write_corpus(path: Path, *, sentences: int, seed: int = 0) -> None:
@@ -43,25 +47,38 @@ def write_corpus(path: Path, *, sentences: int, seed: int = 0) -> None:
     path.write_text("\n".join(lines) + "\n<|endoftext|>\n", encoding="utf-8")
 
 
-def model_cli(data_dir: Path, *args: str) -> None:
-    """`python -m model ARGS` with GHOST_DATA_DIR=data_dir; RuntimeError (its stderr) on failure."""
+def python_module(data_dir: Path, module: str, *args: str) -> None:
+    """`python -m MODULE ARGS` in data_dir (GHOST_DATA_DIR); RuntimeError with its stderr."""
     env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "model", *args]
+    command = [sys.executable, "-m", module, *args]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if result.returncode:
-        raise RuntimeError(f"python -m model {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+        raise RuntimeError(f"python -m {module} {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+
+
+def model_cli(data_dir: Path, *args: str) -> None:
+    """`python -m model ARGS` with GHOST_DATA_DIR=data_dir; RuntimeError (its stderr) on failure."""
+    python_module(data_dir, "model", *args)
 
 
 def ensure_model(data_dir: Path, *, smoke: bool) -> BenchModel:
     """Makes (once) and returns the benchmark model under data_dir; later runs reuse it."""
     name = "bench-tiny" if smoke else "bench-124m"
-    model = BenchModel(data_dir, name, data_dir / "models" / name, data_dir / "serving" / name)
+    model = BenchModel(
+        data_dir,
+        name,
+        base_dir=data_dir / "models" / name,
+        serving_dir=data_dir / "serving" / name,
+        ctranslate2_dir=data_dir / "ctranslate2" / name,
+    )
     if not (model.base_dir / "hparams.json").is_file():
         corpus = data_dir / "bench" / f"{name}-corpus.txt"
         write_corpus(corpus, sentences=3000 if smoke else 40000)
         shape = TINY_SHAPE if smoke else ("--shape", "124M")
         model_cli(data_dir, "init", name, "--corpus", str(corpus), *shape, "--force")
-    if not (model.serving_dir / "meta.json").is_file():
-        export = ["export", "--base", name, "--out", str(model.serving_dir)]
-        model_cli(data_dir, *export, "--quantization", "int8")
+    if not (model.serving_dir / "model.gguf").is_file():
+        model_cli(data_dir, "export", "--base", name, "--out", str(model.serving_dir))
+    if not (model.ctranslate2_dir / "hparams.json").is_file():  # conversion's last file
+        shutil.rmtree(model.ctranslate2_dir, ignore_errors=True)  # a conversion cut short
+        python_module(data_dir, "model.conversion", str(model.base_dir), str(model.ctranslate2_dir))
     return model

@@ -22,6 +22,7 @@ from bench.serving import NGINX_UNLIMITED
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 REJECTIONS = ("http:503", "http:429", "event:overloaded")
+WARM_UP_REQUESTS = 8
 
 
 def generate_path(request: traffic.Request) -> str:
@@ -145,6 +146,9 @@ def measure_rates(send, plan: list[dict], *, timeout_s: float, memory_groups=Non
     """Runs each rate of the plan against one server, one after another. Seeded requests are
     one in ten, too few per rate for a percentile: their TPOT is also pooled over all rates."""
     rows, pooled = [], {"seeded": [], "unseeded": []}
+    # Unrecorded: a few requests at once, so first connections and first steps stay out.
+    warm_up = [dataclasses.replace(r, at=0.0) for r in plan[0]["requests"][:WARM_UP_REQUESTS]]
+    asyncio.run(drive(send, warm_up, timeout_s))
     for rate in plan:
         memory = PeakMemory(memory_groups or {})
         with memory:

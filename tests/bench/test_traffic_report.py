@@ -144,3 +144,11 @@ def test_closed_loop_targets_are_judged_on_plain_json(one, many, expected):
     names = ("closed loop c1 ≥ 137 tokens/s", "closed loop c32 ≥ 724 tokens/s")
     names += ("closed loop c32 p50 latency ≤ 2× c1",)
     assert tuple(got[name] for name in names) == expected
+
+
+def test_a_whole_answer_in_one_chunk_has_no_ratio_but_is_still_judged():
+    rates = [rate(f, tokens_per_s=100.0) for f in (0.25, 0.5, 0.75, 1.0)]
+    theirs = server(rates)
+    for seeded, expected in ((0.0, True), (0.1, False)):
+        got = verdicts(result(server(rates, seeded=seeded, unseeded=0.0), theirs))
+        assert got["seeded TPOT p50 ≤ 1.2× unseeded (all rates)"] is expected

@@ -6,7 +6,8 @@ the API's engine uses (the same llama.cpp), and cached outside the repository:
 
     ~/.cache/ghostwriter/llama-server-0.3.36/bin/llama-server   ($GHOST_CACHE_DIR moves it)
 
-The build takes ~10–15 minutes on 2 busy cores (nice'd, -j2); its log stays beside the binary.
+The build takes ~12 CPU-minutes (-j2, nice'd: 71 minutes of wall time on a 2-core machine with
+a load average near 15); its log stays beside the binary.
 """
 
 import os

@@ -110,6 +110,42 @@ def test_a_seed_gives_the_same_tokens_alone_and_among_others(tiny_serving_model_
         engine.close()
 
 
+def beside_mates(engine, slot, prompt_ids, sampling, mates: list[int]) -> list[int]:
+    """A seeded sequence in `slot`, its mates (sampling, seeded) in the same steps throughout."""
+    engine.open(slot, **sampling)
+    for mate in mates:
+        engine.open(mate, temperature=0.9, top_k=40, top_p=1.0, seed=mate)
+    feeds = [Feed(slot, prompt_ids, True)] + [Feed(m, [m, m + 1, m + 2], True) for m in mates]
+    result = engine.step(feeds)
+    out, mate_tokens = [result[0]], result[1:]
+    while len(out) < NEW_TOKENS:
+        feeds = [Feed(m, [t], True) for m, t in zip(mates, mate_tokens, strict=True)]
+        result = engine.step([Feed(slot, [out[-1]], True), *feeds])
+        out, mate_tokens = [*out, result[0]], result[1:]
+    for used in (slot, *mates):
+        engine.free(used)
+    return out
+
+
+@pytest.mark.timeout(180)
+def test_seeds_hold_with_any_number_of_mates(tiny_serving_model_int8, prompt_ids):
+    """Top-p cuts and draws between near-equal tokens: where a shared cache changed 5 of 10."""
+    engine = engine_for(tiny_serving_model_int8, max_slots=32, kv_tokens=8192)
+    try:
+        for number in range(10):
+            sampling = {
+                "temperature": 0.8 + number / 20,
+                "top_k": (0, 40)[number % 2],
+                "top_p": 0.9 if number % 3 == 0 else 1.0,
+                "seed": number,
+            }
+            alone = beside_mates(engine, 0, prompt_ids, sampling, [])
+            mates = list(range(8, 11 + number * 2))
+            assert beside_mates(engine, 7, prompt_ids, sampling, mates) == alone, sampling
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="module")
 def padded_model(tiny_base, tmp_path_factory):
     """A model whose vocabulary is mostly `<|unused…|>` fillers (a corpus of a few words)."""
@@ -144,7 +180,9 @@ def test_banned_ids_are_never_sampled(padded_model):
 def test_a_full_kv_budget_is_a_clear_error_and_leaves_slots_intact(
     tiny_serving_model_int8, prompt_ids
 ):
-    engine = engine_for(tiny_serving_model_int8, max_slots=3, kv_tokens=256)
+    # One shared cache (unified) is where a step can run out of cells; split, every slot has
+    # its own and the context check stops a sequence first.
+    engine = engine_for(tiny_serving_model_int8, max_slots=3, kv_tokens=256, kv_unified=True)
     try:
         assert engine.kv_tokens == 256 and engine.n_ctx == 128
         reference = generate(engine, 0, prompt_ids, 8)

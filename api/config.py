@@ -5,6 +5,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENGINES = ("llama", "tensorflow")
+KV_TYPES = ("q8_0", "f16")
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,11 @@ class Settings:
     max_inflight: int = 64  # admission limit: sequences running + queued, all clients
     max_client_inflight: int = 16  # the same, per client (address); past it a 429
     max_slots: int = 32  # sequences the engine advances together, each step
-    kv_tokens: int = 8192  # KV cells all slots share; a sequence reserves prompt + length
+    # KV cells of all slots together; llama.cpp gives each slot kv_tokens / max_slots of them
+    # (a split cache: a seed's text then does not depend on its batch mates), so this also
+    # sets the longest sequence served. 16384 q8_0 cells of GPT-2 124M: ~310 MB.
+    kv_tokens: int = 16384
+    kv_type: str = "q8_0"  # KV cell type: q8_0 (half of f16's memory) | f16
     prefill_chunk: int = 64  # prompt tokens per engine step, all prefilling sequences together
     threads: int = 0  # engine threads; 0: one per core this process may use
     max_queue_wait: float = 30.0  # seconds a request may wait for the engine before a 503
@@ -42,10 +47,17 @@ class Settings:
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ValueError(f"GHOST_{name.upper()} must be at least 1")
+        if self.kv_type not in KV_TYPES:
+            raise ValueError(f"GHOST_KV_TYPE must be one of {', '.join(KV_TYPES)}")
         if self.max_queue_wait <= 0 or self.max_request_s <= 0:
             raise ValueError("GHOST_MAX_QUEUE_WAIT and GHOST_MAX_REQUEST_S must be > 0")
         if self.threads < 0 or self.stream_interval_ms < 0:
             raise ValueError("GHOST_THREADS and GHOST_STREAM_INTERVAL_MS must be >= 0")
+
+    @property
+    def slot_tokens(self) -> int:
+        """Tokens one llama.cpp slot holds (its split share of the KV cells)."""
+        return self.kv_tokens // self.max_slots
 
     @property
     def engine_threads(self) -> int:

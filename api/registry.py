@@ -115,7 +115,7 @@ class Registry:
             "name": name,
             "engine": self.settings.engine,
             "ready": loaded is not None,
-            "n_ctx": hparams.get("n_ctx"),
+            "n_ctx": self._context(hparams, loaded),
             "n_vocab": hparams.get("n_vocab"),
             "quantization": meta.get("quantization"),
             "base": meta.get("base"),
@@ -124,6 +124,17 @@ class Registry:
             "eval": meta.get("eval"),
             "exported_at": meta.get("exported_at"),
         }
+
+    def _context(self, hparams: dict, loaded: "ServedModel | None") -> int | None:
+        """Tokens one sequence may hold: the model's context, or less where the engine's slot
+        is smaller (llama.cpp: kv_tokens / max_slots). Before loading, the same rule from the
+        settings, so /models tells the limit the engine will enforce."""
+        if loaded is not None:
+            return loaded.engine.n_ctx
+        n_ctx = hparams.get("n_ctx")
+        if n_ctx and self.settings.engine == "llama":
+            return min(n_ctx, self.settings.slot_tokens)
+        return n_ctx
 
     def not_ready_reason(self) -> str:
         if not self.folders:

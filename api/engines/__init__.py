@@ -31,6 +31,7 @@ def load(settings: Settings, folder: Path) -> Engine:
         folder,
         max_slots=settings.max_slots,
         kv_tokens=settings.kv_tokens,
+        kv_type=settings.kv_type,
         threads=settings.engine_threads,
     )
 

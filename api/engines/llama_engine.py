@@ -54,7 +54,8 @@ class LlamaEngine(Engine):
     """Defaults measured on the GPT-2-124M shape, q8_0, this 2-core machine kind (2026-11-30, a
     busy machine: single-thread CPU ms per new token, 16-token prompts, compared back to back):
     - flash_attn on: off costs +8 % at batch 8, +17 % at batch 32.
-    - kv_type f16: q8_0 cells halve KV memory but cost +9 % at batch 32.
+    - kv_type: q8_0 cells halve KV memory for +9 % per token at batch 32; the API serves q8_0
+      (api/config.py: twice the context per slot in the same memory), f16 is the class default.
     - kv_unified off (split): each slot owns kv_tokens / max_slots cells, and each sequence
       attends over its own cells only. That is what keeps a seed's text independent of its batch
       mates: with one shared (unified) cache, flash attention walks every used cell, masked ones

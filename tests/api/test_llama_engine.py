@@ -127,10 +127,11 @@ def beside_mates(engine, slot, prompt_ids, sampling, mates: list[int]) -> list[i
     return out
 
 
-@pytest.mark.timeout(180)
-def test_seeds_hold_with_any_number_of_mates(tiny_serving_model_int8, prompt_ids):
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kv_type", ["f16", "q8_0"])
+def test_seeds_hold_with_any_number_of_mates(tiny_serving_model_int8, prompt_ids, kv_type):
     """Top-p cuts and draws between near-equal tokens: where a shared cache changed 5 of 10."""
-    engine = engine_for(tiny_serving_model_int8, max_slots=32, kv_tokens=8192)
+    engine = engine_for(tiny_serving_model_int8, max_slots=32, kv_tokens=8192, kv_type=kv_type)
     try:
         for number in range(10):
             sampling = {

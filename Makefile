@@ -34,6 +34,9 @@ $(VENV)/.installed: pyproject.toml | deb-packages
 	$(PY) -m pip install -q --upgrade pip
 	# compat mode: a .pth adds the repo root, so packages added later import without a reinstall.
 	$(PY) -m pip install -q -e ".[crawl,train,serve,dev]" --config-settings editable_mode=compat
+	# A uWSGI wheel that pip cached before PCRE2's headers were here lacks routing: rebuild it.
+	ldd $(VENV)/bin/uwsgi | grep -q libpcre2 || \
+	  $(PY) -m pip install -q --no-cache-dir --force-reinstall --no-deps "uwsgi>=2.0.26,<2.1"
 	touch $@
 
 lint: install

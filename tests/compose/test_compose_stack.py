@@ -106,6 +106,8 @@ def test_the_three_images_build_from_the_dockerfiles(compose):
 
 @pytest.mark.timeout(900)
 def test_the_trainer_fills_the_volume_from_crawl_to_export(compose):
+    # Its output and the volume tell whether it succeeded: through podman 4.3's API, `run --rm`
+    # reports exit status 0 whatever the container's.
     result = compose("--profile", "train", "run", "--rm", "trainer", timeout=850)
     for stage in ("crawl", "prepare", "fine-tune", "evaluate", "export"):
         assert f"== {stage}" in result.stdout, result.stdout[-3000:]
@@ -240,9 +242,9 @@ def test_root_filesystems_are_read_only_and_tmp_is_writable(compose):
         assert refused.returncode != 0 and "Read-only file system" in refused.stderr, name
         podman("exec", name, "touch", "/tmp/probe")
     script = "touch /tmp/probe /data/probe && rm /data/probe && touch /probe"
+    # (The exit status is not checked: through podman 4.3's API, `run --rm` always reports 0.)
     trainer = compose("--profile", "train", "run", "--rm", "--entrypoint", "sh", "trainer",
                       "-c", script, timeout=60, check=False)  # fmt: skip
-    assert trainer.returncode != 0
     assert "/probe: Read-only file system" in trainer.stderr + trainer.stdout
     assert "/tmp/probe" not in trainer.stderr + trainer.stdout
 

@@ -245,7 +245,7 @@ def test_root_filesystems_are_read_only_and_tmp_is_writable(compose):
     # (The exit status is not checked: through podman 4.3's API, `run --rm` always reports 0.)
     trainer = compose("--profile", "train", "run", "--rm", "--entrypoint", "sh", "trainer",
                       "-c", script, timeout=60, check=False)  # fmt: skip
-    assert "/probe: Read-only file system" in trainer.stderr + trainer.stdout
+    assert "cannot touch '/probe': Read-only file system" in trainer.stderr + trainer.stdout
     assert "/tmp/probe" not in trainer.stderr + trainer.stdout
 
 

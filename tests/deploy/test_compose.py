@@ -4,10 +4,12 @@ No Docker engine runs here: `docker compose config` parses, interpolates and val
 against the Compose specification exactly as `docker compose up` would before starting anything.
 """
 
+import ast
+
 import pytest
 import yaml
 
-from tests.deploy.deploy_files import COMPOSE_FILE, compose_config, run_compose
+from tests.deploy.deploy_files import COMPOSE_FILE, REPO_ROOT, compose_config, run_compose
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +146,29 @@ def test_the_compose_cli_rejects_broken_variants(tmp_path, edit, complaint):
     result = run_compose("-f", str(broken), "config", "-q", cwd=tmp_path)
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def readme_compose_commands() -> list[list[str]]:
+    """The `docker compose …` lines of the README's code block for one server."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("### One EC2 instance with Docker Compose") :]
+    block = section[section.index("```sh") : section.index("```", section.index("```sh") + 5)]
+    lines = [line.split("#")[0].split() for line in block.splitlines()]
+    return [words[2:] for words in lines if words[:2] == ["docker", "compose"]]
+
+
+def compose_calls_of_the_stack_test() -> list[list[str]]:
+    tree = ast.parse((REPO_ROOT / "tests/compose/test_compose_stack.py").read_text())
+    return [
+        [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "compose"
+    ]
+
+
+def test_the_readme_deploy_commands_are_the_ones_the_stack_test_runs():
+    commands = readme_compose_commands()
+    assert len(commands) >= 5
+    calls = compose_calls_of_the_stack_test()
+    for command in commands:
+        assert any(call[: len(command)] == command for call in calls), command

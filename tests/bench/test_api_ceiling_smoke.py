@@ -13,5 +13,7 @@ def test_smoke_run_reports_both_batches_and_rss(tiny_serving_model_int8):
         assert level["raw_tokens_per_s"] > 0 and level["api_tokens_per_s"] > 0
         assert len(level["pairs"]) == 2
     assert 0 < result["worker_rss_mb"] < api_ceiling.RSS_TARGET_MB
-    assert result["settings"]["compute_type"] == "int8"
+    # Both sides ran the API's own engine with the API's own settings.
+    assert result["settings"]["engine"] == "llama"
+    assert int(result["settings"]["max_slots"]) >= api_ceiling.BATCHES[-1]
     assert isinstance(result["meets_targets"], bool)

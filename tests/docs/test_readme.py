@@ -58,4 +58,5 @@ def test_the_two_commands_come_first_and_ci_runs_the_test_command():
     first_block = re.search(r"```sh\n(.*?)```", README, re.S).group(1)
     assert re.findall(r"^make (\w+)", first_block, re.M) == ["demo", "test"]
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.findall(r"^make .*$", ci, re.M) == ["make test"]
+    assert re.findall(r"^make .*$", ci, re.M) == ["make test", "make compose-test"]
+    assert "`make compose-test`" in README

@@ -124,7 +124,8 @@ def check_rate(row, requests):
     assert row["seconds"] >= max(r.at for r in requests)
     ttft, tpot, latency = row["ttft_ms"], row["tpot_ms"], row["latency_ms"]
     assert 0 < ttft["p50"] <= ttft["p99"] <= latency["p99"]
-    assert 0 < tpot["p50"] <= tpot["p99"]
+    # The tiny model writes a token in well under 0.1 ms on llama-server: its p50 may round to 0.
+    assert 0 <= tpot["p50"] <= tpot["p99"] <= latency["p99"]
     assert tpot["count"] == row["tpot_ms_seeded"]["count"] + row["tpot_ms_unseeded"]["count"]
 
 

@@ -268,7 +268,8 @@ def test_a_stream_cut_by_a_killed_worker_is_shown_as_an_error(page, start_stack)
     for _ in range(3):
         (worker,) = worker_pids(stack)
         page.click("#generate")
-        page.wait_for_function("document.getElementById('output-continuation').textContent")
+        # A locator assertion, not wait_for_function: the page's CSP forbids evaluating strings.
+        expect(page.locator("#output-continuation")).not_to_be_empty()
         os.kill(worker, signal.SIGKILL)
         expect(page.locator("#generate")).to_be_enabled()
         if page.locator("#status").text_content() != "Done.":

@@ -12,6 +12,7 @@ client that went away, and gives the places back.
 import queue
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from api import peer
 from api.admission import Admission
@@ -142,13 +143,14 @@ class Generation:
             self._check_client()
             if time.monotonic() >= queue_deadline and self.model.scheduler.withdraw(self.request):
                 self._check_deadline()
-                self.close()
-                self.metrics.rejected.labels("queue_timeout").inc()
-                raise ApiError(
-                    f"waited {self.limits.max_queue_wait:g} s for the engine; the server is "
-                    "busy, retry shortly",
-                    type="overloaded",
-                    retry_after=self.limits.retry_after_s,
+                self._refuse(
+                    "queue_timeout",
+                    ApiError(
+                        f"waited {self.limits.max_queue_wait:g} s for the engine; the server is "
+                        "busy, retry shortly",
+                        type="overloaded",
+                        retry_after=self.limits.retry_after_s,
+                    ),
                 )
 
     def _wait_slice(self, until: float) -> float:
@@ -158,21 +160,28 @@ class Generation:
 
     def _check_client(self) -> None:
         if self._client_gone():
-            self.close()
-            self.metrics.rejected.labels("client_gone").inc()
             # Nobody reads this answer; 499 is what nginx logs for it too.
-            raise ApiError("the client closed the connection", type="invalid_request", status=499)
+            gone = ApiError("the client closed the connection", type="invalid_request", status=499)
+            self._refuse("client_gone", gone)
 
     def _check_deadline(self) -> None:
         if time.monotonic() >= self.deadline:
-            self.close()
-            self.metrics.rejected.labels("deadline").inc()
-            raise ApiError(
-                f"the request ran past its {self.limits.max_request_s:g} s limit and was stopped; "
-                "ask for fewer or shorter samples, or retry when the server is less busy",
-                type="overloaded",
-                retry_after=self.limits.retry_after_s,
+            self._refuse(
+                "deadline",
+                ApiError(
+                    f"the request ran past its {self.limits.max_request_s:g} s limit and was "
+                    "stopped; ask for fewer or shorter samples, or retry when the server is less "
+                    "busy",
+                    type="overloaded",
+                    retry_after=self.limits.retry_after_s,
+                ),
             )
+
+    def _refuse(self, reason: str, error: ApiError) -> NoReturn:
+        """Gives the request's places back, counts why, and answers with `error`."""
+        self.close()
+        self.metrics.rejected.labels(reason).inc()
+        raise error
 
     def chunks(self):
         """Yields (sample index, text) as text is released; Generation.samples is complete after."""

@@ -8,11 +8,15 @@ the mean over the steps since the previous validation: one step's loss is too no
 import math
 from dataclasses import dataclass
 
+# A validation loss within this fraction of the best is noise, not overfitting: in a CI run the
+# demo's validation moved 4.577 → 4.588 (+0.24 %) from one check to the next and was warned of.
+OVERFITTING_MARGIN = 0.01
+
 
 @dataclass(frozen=True)
 class Verdict:
     improved: bool  # a new lowest validation loss: save it as the best checkpoint
-    warning: str | None  # one line to print: validation rose while training fell
+    warning: str | None  # one line to print: validation rose (past noise) while training fell
     stop: bool  # `patience` validations in a row without a new best
 
 
@@ -32,7 +36,9 @@ class ValidationTracker:
         else:
             self.since_best += 1
         warning = None
-        if self.last is not None and val_loss > self.last[1] and train_loss < self.last[0]:
+        rose = self.last is not None and val_loss > self.last[1]
+        beyond_noise = val_loss > self.best_loss * (1 + OVERFITTING_MARGIN)
+        if rose and beyond_noise and train_loss < self.last[0]:
             warning = (
                 f"warning: step {step}: validation loss rose {self.last[1]:.3f} → {val_loss:.3f} "
                 f"while training loss fell {self.last[0]:.3f} → {train_loss:.3f} (overfitting); "

@@ -1,4 +1,4 @@
-"""GET/POST /generate over the tiny exported model (CTranslate2, float32)."""
+"""GET/POST /generate over the tiny exported model (llama.cpp, float32 GGUF)."""
 
 import json
 import threading
@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from api.engines.llama_engine import LlamaEngine
 from tests.api.conftest import service
 
 
@@ -162,10 +163,14 @@ def test_stream_with_several_samples_labels_each(client):
     assert [s["index"] for s in events[-1]["samples"]] == [0, 1, 2]
 
 
-def test_a_stream_sends_what_came_meanwhile_at_most_once_per_interval(make_app):
-    # The tiny model makes a token in a fraction of a millisecond: on a quiet machine all 100
-    # fit in ~15 ms, so the interval must be short enough to see several chunks.
-    interval = 0.001
+def test_a_stream_sends_what_came_meanwhile_at_most_once_per_interval(make_app, monkeypatch):
+    # The tiny model writes 100 tokens inside a millisecond, faster than any interval: each
+    # engine step is slowed to a real model's pace (2 ms) so that tokens come in between chunks.
+    step = LlamaEngine.step
+    monkeypatch.setattr(
+        LlamaEngine, "step", lambda engine, feeds: time.sleep(0.002) or step(engine, feeds)
+    )
+    interval = 0.02
     client = make_app(stream_interval_ms=interval * 1000).test_client()
     params = {"prefix": "The keeper said", "length": 100, "temperature": 1, "seed": 5}
     response = client.post("/generate", json={**params, "stream": True}, buffered=False)

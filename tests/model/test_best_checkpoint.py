@@ -154,6 +154,13 @@ def test_tracker_keeps_the_best_warns_and_stops_after_patience():
     assert "in 2 validations" in tracker.stop_message() and "step 20" in tracker.stop_message()
 
 
+def test_a_rise_within_noise_of_the_best_is_not_called_overfitting():
+    tracker = validation.ValidationTracker(patience=0)
+    tracker.record(step=300, train_loss=4.056, val_loss=4.577)
+    assert tracker.record(step=360, train_loss=3.820, val_loss=4.588).warning is None
+    assert tracker.record(step=420, train_loss=3.700, val_loss=4.700).warning
+
+
 def test_patience_zero_never_stops():
     tracker = validation.ValidationTracker(patience=0)
     tracker.record(step=1, train_loss=1.0, val_loss=1.0)

@@ -175,6 +175,11 @@ def test_one_access_log_line_per_request_with_times_and_long_urls_cut(serving_st
     assert "no internal routing support" not in uwsgi_log
 
 
+# Every engine step slowed to 20 ms in the workers (tests/fixtures/slow_engine.py): the tiny
+# model would write a whole stream before a test could kill its worker or leave.
+SLOW_STEPS = {"UWSGI_IMPORT": "tests.fixtures.slow_engine"}
+
+
 def read_events(lines) -> list[str]:
     """Every event's data from an iterator of lines, until the connection ends, cleanly or not."""
     events = []
@@ -215,16 +220,11 @@ STREAMS = {
 @pytest.mark.parametrize("route", STREAMS.values(), ids=STREAMS.keys())
 def test_a_stream_cut_by_a_killed_worker_has_no_final_event(start_stack, route):
     path, body = route
-    stack = start_stack()
+    stack = start_stack(app_env=SLOW_STEPS)
     finished = requests.post(stack.url + path, json=body, timeout=30)
     assert is_final(read_events(finished.iter_lines())[-1]), "an uncut stream ends so"
-    # Eight samples of 110 tokens keep the tiny model busy for a few hundred ms after the first
-    # event; should a loaded machine let one finish before the kill, a fresh worker tries again.
-    for _ in range(3):
-        events = stream_killed_after_first_event(stack, path, body)
-        if not is_final(events[-1]):
-            break
-        stack.wait_ready(30)
+    # 110 steps of 20 ms each: the kill after the first event lands long before the end.
+    events = stream_killed_after_first_event(stack, path, body)
     assert not any(is_final(data) for data in events), events[-3:]
     errors = [json.loads(data) for data in events if data != "[DONE]" and '"error"' in data]
     assert all(error["error"]["type"] in ERROR_TYPES for error in errors)
@@ -238,17 +238,18 @@ def sequences_in_flight(stack) -> float:
 
 @pytest.mark.timeout(120)
 def test_a_client_leaving_mid_stream_gives_its_places_back_and_logs_nothing(start_stack):
-    stack = start_stack()
+    stack = start_stack(app_env=SLOW_STEPS)
     body = {"prefix": "Ash", "length": 110, "nsamples": 8, "stream": True}
-    # Until nginx sent a stream only in part (eight samples of 110 tokens are tens of KB): the
-    # tiny model is quick, and a client may be too slow to leave before the end.
-    for _ in range(20):
-        with requests.post(stack.url + "/generate", json=body, stream=True, timeout=30) as cut:
-            next(line for line in cut.iter_lines() if line.startswith(b"data: "))
-        sent = re.findall(r'"POST /generate HTTP/1.1" 200 (\d+) ', stack.access_log.read_text())
-        if min(map(int, sent), default=10**9) < 10_000:
-            break
-    assert min(map(int, sent), default=10**9) < 10_000, f"no client left mid-stream: {sent}"
+    # 110 steps of 20 ms: the client leaves after the first event, long before the end.
+    with requests.post(stack.url + "/generate", json=body, stream=True, timeout=30) as cut:
+        next(line for line in cut.iter_lines() if line.startswith(b"data: "))
+    deadline = time.monotonic() + 10
+    while not (
+        sent := re.findall(r'"POST /generate HTTP/1.1" 200 (\d+) ', stack.access_log.read_text())
+    ):
+        assert time.monotonic() < deadline, "nginx logged no request"
+        time.sleep(0.05)  # nginx logs the request once it sees the client gone
+    assert int(sent[0]) < 10_000, f"the client did not leave mid-stream: {sent}"
     deadline = time.monotonic() + 10
     while sequences_in_flight(stack) > 0:
         assert time.monotonic() < deadline, "a gone client's sequences still hold their places"

@@ -2,11 +2,13 @@
 gets the JSON error shape and never a 500, nginx's own answers are honest, /metrics is the
 operator's, the logs are one line per request, and a stream cut by a dying worker looks cut."""
 
+import contextlib
 import json
 import os
 import re
 import signal
 import time
+from http.client import HTTPConnection
 
 import pytest
 import requests
@@ -256,3 +258,104 @@ def test_a_client_leaving_mid_stream_gives_its_places_back_and_logs_nothing(star
         time.sleep(0.05)  # the API's own gauge: there is no event to wait on
     uwsgi_log = (stack.run_dir / "uwsgi.log").read_text(errors="replace")
     assert "write error" not in uwsgi_log and "Broken pipe" not in uwsgi_log, uwsgi_log[-2000:]
+
+
+# Two clients behind one proxy (a load balancer, a Kubernetes ingress) that nginx trusts: each
+# gets its own share of the sequences in flight, and a client elsewhere cannot forge its way out.
+FAIR_SHARE = {**SLOW_STEPS, "GHOST_MAX_CLIENT_INFLIGHT": "2"}
+TRUST_LOOPBACK = {"GHOST_NGINX_TRUSTED_PROXY": "127.0.0.1"}
+CLIENT_A, CLIENT_B = "203.0.113.1", "203.0.113.2"
+LONG = {"prefix": "Ash", "length": 110, "stream": True}  # 110 steps of 20 ms: 2.2 s in flight
+SHORT = {"prefix": "Ash", "length": 2}
+
+
+@contextlib.contextmanager
+def generate(stack, body: dict, *, forwarded_for: str, source: str = "127.0.0.1"):
+    """The response to POST /generate sent from the loopback address `source` with
+    X-Forwarded-For: `forwarded_for`; the connection is closed on leaving (a stream mid-way)."""
+    host, port = raw_http.address(stack.url)
+    conn = HTTPConnection(host, port, timeout=30, source_address=(source, 0))
+    try:
+        headers = {"Content-Type": "application/json", "X-Forwarded-For": forwarded_for}
+        conn.request("POST", "/generate", json.dumps(body), headers)
+        yield conn.getresponse()
+    finally:
+        conn.close()
+
+
+def answer(stack, body: dict, **sender) -> tuple[int, dict]:
+    with generate(stack, body, **sender) as response:
+        return response.status, json.loads(response.read())
+
+
+def hold_a_long_stream(held: contextlib.ExitStack, stack, **sender) -> None:
+    """Starts a long stream and waits for its first event: its sequence is admitted and running.
+    It stays in flight until `held` closes."""
+    response = held.enter_context(generate(stack, LONG, **sender))
+    assert response.status == 200, response.read()
+    for line in iter(response.readline, b""):
+        if line.startswith(b"data: "):
+            return
+    raise AssertionError("the stream ended without an event")
+
+
+def assert_refused_past_own_share(status: int, body: dict) -> None:
+    """The app's 429 for a client at GHOST_MAX_CLIENT_INFLIGHT (not nginx's, nor a 503)."""
+    assert status == 429, body
+    assert body["error"]["type"] == "overloaded", body
+    assert "you have 2 sequences in flight" in body["error"]["message"], body
+
+
+@pytest.mark.timeout(120)
+def test_two_clients_behind_a_trusted_proxy_have_a_share_each(start_stack):
+    stack = start_stack(app_env=FAIR_SHARE, nginx_env=TRUST_LOOPBACK)
+    with contextlib.ExitStack() as held:
+        for _ in range(2):
+            hold_a_long_stream(held, stack, forwarded_for=CLIENT_A)
+        refused = answer(stack, SHORT, forwarded_for=CLIENT_A)
+        # Both come through the proxy's one address: keyed by it, B would be refused too.
+        served = answer(stack, SHORT, forwarded_for=CLIENT_B)
+    assert_refused_past_own_share(*refused)
+    assert served[0] == 200, served
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("nginx_env", "source"),
+    [
+        pytest.param({}, "127.0.0.1", id="no proxy trusted (the default)"),
+        pytest.param(TRUST_LOOPBACK, "127.0.0.2", id="not from the trusted proxy"),
+    ],
+)
+def test_a_forged_x_forwarded_for_does_not_escape_the_share(start_stack, nginx_env, source):
+    stack = start_stack(app_env=FAIR_SHARE, nginx_env=nginx_env)
+    with contextlib.ExitStack() as held:
+        # A new forged address on every request: keyed by any of them, none would be refused.
+        for forged in ("203.0.113.3", "203.0.113.4"):
+            hold_a_long_stream(held, stack, forwarded_for=forged, source=source)
+        refused = answer(stack, SHORT, forwarded_for="203.0.113.5", source=source)
+    assert_refused_past_own_share(*refused)
+
+
+NGINX_LIMITS = [
+    # (the limit's settings, A's short requests served beside its open stream before a 429):
+    # one connection at a time; or 1 a minute with a burst of 1, the stream and one more.
+    pytest.param({"GHOST_NGINX_CONN_LIMIT": "1"}, 0, id="limit_conn"),
+    pytest.param({"GHOST_NGINX_RATE": "1r/m", "GHOST_NGINX_BURST": "1"}, 1, id="limit_req"),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("nginx_limit", "served_before"), NGINX_LIMITS)
+def test_nginx_limits_key_clients_by_the_forwarded_address_too(
+    start_stack, nginx_limit, served_before
+):
+    stack = start_stack(app_env=SLOW_STEPS, nginx_env={**TRUST_LOOPBACK, **nginx_limit})
+    with contextlib.ExitStack() as held:
+        hold_a_long_stream(held, stack, forwarded_for=CLIENT_A)
+        statuses = [answer(stack, SHORT, forwarded_for=CLIENT_A)[0] for _ in range(served_before)]
+        status, body = answer(stack, SHORT, forwarded_for=CLIENT_A)
+        served = answer(stack, SHORT, forwarded_for=CLIENT_B)
+    assert statuses == [200] * served_before
+    assert status == 429 and "too many requests from this client" in body["error"]["message"]
+    assert served[0] == 200, served

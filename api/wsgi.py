@@ -4,7 +4,8 @@ uWSGI imports this in each worker after the fork (lazy-apps), so each worker sta
 models at once: every worker is ready without first taking a request of its own.
 """
 
-from api import create_app, service
+from api import service
+from api.app import create_app
 
 app = create_app()
 app.extensions[service.EXTENSION].registry.start_loading()

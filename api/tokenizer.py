@@ -15,18 +15,27 @@ from contracts import EOS_TOKEN
 SPECIAL_TOKEN = re.compile(r"<\|[^|]*\|>")
 
 
+def load_fast_tokenizer(folder: Path):
+    """The `tokenizers.Tokenizer` of a model folder: the one construction of the fast tokenizer.
+
+    Serving encodes with it, and so do training (model/token_data.py) and export's parity check,
+    which compares it with gpt-2-simple's encoder: the API may not import the model stage, so the
+    model stage imports this module (which needs only `tokenizers` and contracts.py)."""
+    from tokenizers import Tokenizer as Fast
+    from tokenizers import decoders, models, pre_tokenizers
+
+    vocab = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    fast = Fast(models.BPE(vocab=vocab, merges=_read_merges(folder / "vocab.bpe")))
+    fast.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    fast.decoder = decoders.ByteLevel()
+    return fast
+
+
 class Tokenizer:
     def __init__(self, folder: Path):
-        from tokenizers import Tokenizer as Fast
-        from tokenizers import decoders, models, pre_tokenizers
-
-        vocab = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-        merges = _read_merges(folder / "vocab.bpe")
-        fast = Fast(models.BPE(vocab=vocab, merges=merges))
-        fast.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-        fast.decoder = decoders.ByteLevel()
-        self._fast = fast
-        self.tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+        self._fast = load_fast_tokenizer(folder)
+        vocab = self._fast.get_vocab()
+        self.tokens = sorted(vocab, key=vocab.__getitem__)
         self.n_vocab = len(self.tokens)
         assert self.tokens[-1] == EOS_TOKEN, "encoder.json must end with <|endoftext|>"
         self.eos_id = self.n_vocab - 1

@@ -56,6 +56,9 @@ COPY contracts.py ./
 COPY crawler/ crawler/
 COPY corpus/ corpus/
 COPY model/ model/
+# The model stage encodes with serving's tokenizer (api/tokenizer.py, which export's parity check
+# compares with gpt-2-simple's encoder); importing it needs no Flask, which this image lacks.
+COPY api/ api/
 COPY deploy/pipeline.sh deploy/pipeline.sh
 USER 10001:10001
 # A named volume created from this path inherits its ownership, so the non-root user can write.

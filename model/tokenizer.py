@@ -149,12 +149,8 @@ def load_fast_tokenizer(folder: Path):
     """A `tokenizers.Tokenizer` from encoder.json + vocab.bpe that encodes exactly like
     gpt-2-simple's encoder (byte-level, GPT-2 regex, no prefix space, no special tokens: text is
     text; only `encode_documents` turns separators into the end id).
-    Imports no TensorFlow. Serving encodes with its own copy of this recipe (api/tokenizer.py),
-    as the API may not import the model stage."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    Imports no TensorFlow, and no Flask: it is serving's own construction (api/tokenizer.py), so
+    training and serving cannot drift apart, and export's parity check covers both."""
+    from api.tokenizer import load_fast_tokenizer as serving_construction
 
-    bpe = models.BPE.from_file(str(folder / "encoder.json"), str(folder / "vocab.bpe"))
-    tokenizer = Tokenizer(bpe)
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    return tokenizer
+    return serving_construction(folder)

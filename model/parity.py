@@ -3,9 +3,13 @@
 TensorFlow on the gpt-2-simple checkpoint is the reference. An f32 GGUF must agree within
 FLOAT32_TOLERANCE nats per token, which only an exact weight mapping achieves (a transposed or
 misplaced matrix is off by whole nats). Smaller weight types round, so their difference is
-measured and reported, and only a difference no rounding explains fails the export. The GGUF's
-embedded tokenizer must also split the probe into the same ids: llama.cpp's own tools
-(llama-server) tokenize with it.
+measured and reported, and only a difference no rounding explains fails the export.
+
+The probe's ids are gpt-2-simple's encoder's: GPT-2's reference encoder, the one the checkpoint's
+own sampling and scoring use. Two tokenizers must split the probe into the same ids: serving's
+(api/tokenizer.py: the API encodes prompts and decodes answers with it, and training encodes its
+dataset with the same construction, model.tokenizer.load_fast_tokenizer) and the GGUF's embedded
+one (llama.cpp's own tools, llama-server, tokenize with it).
 """
 
 import ctypes
@@ -14,8 +18,8 @@ import sys
 
 import numpy as np
 
+from api.tokenizer import Tokenizer as ServingTokenizer
 from model import scoring
-from model.tokenizer import load_fast_tokenizer
 
 # llama.cpp (ggml's CPU backend) computes GELU through a table indexed by the input rounded to
 # f16, and its result is f16 too: measured 1e-4 nats at most on the tiny test model and 3e-3 on
@@ -35,13 +39,31 @@ PROBE_TEXT = (
 )
 
 
-def probe(source) -> tuple[list[int], bool]:
-    """The probe's ids (gpt-2-simple's encoder, as training saw them), and whether the serving
-    tokenizer produces the same ids."""
+def reference_ids(source) -> list[int]:
+    """The probe's ids by gpt-2-simple's encoder, which every other tokenizer must match."""
     from gpt_2_simple.src.encoder import get_encoder
 
-    ids = get_encoder(str(source)).encode(PROBE_TEXT)
-    return ids, load_fast_tokenizer(source).encode(PROBE_TEXT).ids == ids
+    return get_encoder(str(source)).encode(PROBE_TEXT)
+
+
+def serving_tokenizer_error(source, ids: list[int]) -> str | None:
+    """Why serving's tokenizer disagrees with gpt-2-simple's `ids` on the probe, or None.
+
+    Files it cannot read count too (the API would fail to load the model): gpt-2-simple's reader
+    is the more lenient one, it splits a merge line on any whitespace."""
+    try:
+        tokenizer = ServingTokenizer(source)
+    except Exception as error:  # `tokenizers` raises plain Exception (or TypeError) on bad files
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        return f"cannot read encoder.json + vocab.bpe ({reason}): the API could not load this model"
+    if tokenizer.encode(PROBE_TEXT) != ids:
+        return (
+            "encodes the probe into other ids than gpt-2-simple's encoder: served prompts "
+            "would not read as the model learned them"
+        )
+    if tokenizer.decode(ids) != PROBE_TEXT:
+        return "decodes the probe's ids into other text than the probe: answers would be garbled"
+    return None
 
 
 def _log_errors(level: int, text: bytes, _user_data) -> None:
@@ -118,8 +140,10 @@ def llama_scores(model_file, ids: list[int]) -> np.ndarray:
 
 
 def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dict:
-    """Scores the probe with TensorFlow (from `source`), the f32 GGUF and the served GGUF."""
-    ids, tokenizer_match = probe(source)
+    """Checks the tokenizers on the probe, then scores it with TensorFlow (from `source`), the
+    f32 GGUF and the served GGUF."""
+    ids = reference_ids(source)
+    serving_error = serving_tokenizer_error(source, ids)
     gguf_tokenizer_match = gguf_tokenizer_ids(float32_file, PROBE_TEXT) == ids
     ids = ids[:n_ctx]
     reference = scoring.token_logprobs(source, [ids])[0]
@@ -127,14 +151,17 @@ def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dic
     float_diff = np.abs(float32 - reference)
     result = {
         "probe_tokens": len(ids),
-        "tokenizer_match": tokenizer_match,
+        # Both against gpt-2-simple's ids, so they also say whether serving and the GGUF agree.
+        "serving_tokenizer_match": serving_error is None,
         "gguf_tokenizer_match": gguf_tokenizer_match,
         "tolerance": FLOAT32_TOLERANCE,
         "float32_max_abs_diff": float(float_diff.max()),
         "float32_mean_abs_diff": float(float_diff.mean()),
         "weights": weights,
     }
-    passed = tokenizer_match and gguf_tokenizer_match
+    if serving_error:
+        result["serving_tokenizer_error"] = serving_error
+    passed = serving_error is None and gguf_tokenizer_match
     passed = passed and result["float32_max_abs_diff"] <= FLOAT32_TOLERANCE
     if served_file != float32_file:
         served_diff = np.abs(llama_scores(served_file, ids) - reference)
@@ -147,8 +174,11 @@ def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dic
 
 
 def describe(result: dict) -> str:
-    if not result["tokenizer_match"]:
-        return "parity check failed: the tokenizers library encodes the probe differently"
+    if not result["serving_tokenizer_match"]:
+        return (
+            "parity check failed: the serving tokenizer (api/tokenizer.py) "
+            f"{result['serving_tokenizer_error']}"
+        )
     if not result["gguf_tokenizer_match"]:
         return "parity check failed: the GGUF's embedded tokenizer encodes the probe differently"
     text = (

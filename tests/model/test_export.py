@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from model import conversion, parity, scoring
 from model.__main__ import main as model_main
 from model.export import DEFAULT_WEIGHTS
 from model.tokenizer import load_fast_tokenizer
-from tests.fixtures.models import check_cli, run_model_cli
+from tests.fixtures.models import REPO_ROOT, check_cli, run_model_cli
 
 SERVING_FILES = {"model.gguf", "encoder.json", "vocab.bpe", "hparams.json", "meta.json"}
 
@@ -24,7 +26,7 @@ def test_f32_folder_follows_the_serving_contract(tiny_base, tiny_serving_model):
     assert (meta["n_ctx"], meta["n_vocab"], meta["eos_token"]) == (128, 512, "<|endoftext|>")
     assert meta["dataset"] is None and meta["eval"] is None and meta["exported_at"]
     parity_result = meta["parity"]
-    assert parity_result["passed"] and parity_result["tokenizer_match"]
+    assert parity_result["passed"] and parity_result["serving_tokenizer_match"]
     assert parity_result["gguf_tokenizer_match"]
     assert parity_result["float32_max_abs_diff"] <= 1e-3
     for name in ("encoder.json", "vocab.bpe", "hparams.json"):
@@ -126,6 +128,71 @@ def test_failed_parity_writes_nothing(tiny_base, tiny_serving_model, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["tiny"]
 
 
+@pytest.mark.timeout(180)
+def test_a_serving_tokenizer_that_splits_differently_fails_the_export(
+    tiny_base, monkeypatch, tmp_path, capsys
+):
+    """Serving's vocab.bpe reader off by one line (as `tokenizers`' own file reader is on a file
+    without a "#version" header): gpt-2-simple and the GGUF still agree, serving does not."""
+    import api.tokenizer
+
+    real_read = api.tokenizer._read_merges
+    monkeypatch.setattr(api.tokenizer, "_read_merges", lambda path: real_read(path)[1:])
+    monkeypatch.setenv("GHOST_DATA_DIR", str(tiny_base.data_dir))
+    out = tmp_path / "tiny"
+    assert model_main(["export", "--base", "tiny", "--out", str(out), "--quantization", "f32"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: parity check failed: the serving tokenizer (api/tokenizer.py)")
+    assert "other ids than gpt-2-simple's encoder" in line
+    assert not out.exists()
+
+
+@pytest.mark.timeout(180)
+def test_a_vocab_bpe_that_serving_cannot_read_fails_the_export(tiny_base, tmp_path):
+    """gpt-2-simple splits merge lines on any whitespace, `tokenizers` (serving) needs exactly
+    "left right": a doubled space trains fine and would leave the API unable to load the model."""
+    folder = tmp_path / "models" / "spaced"
+    shutil.copytree(tiny_base.path, folder)
+    lines = (folder / "vocab.bpe").read_text(encoding="utf-8").split("\n")
+    lines[5] = lines[5].replace(" ", "  ")
+    (folder / "vocab.bpe").write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "serving" / "spaced"
+    result = run_model_cli(tmp_path, "export", "--base", "spaced", "--out", str(out))
+    assert result.returncode == 1
+    (line,) = [text for text in result.stderr.splitlines() if text.startswith("error:")]
+    assert "the serving tokenizer (api/tokenizer.py) cannot read encoder.json + vocab.bpe" in line
+    assert not out.exists()
+
+
+# Flask made unimportable, as in the trainer image: export must still import and build serving's
+# tokenizer, while the app factory (the control) must fail.
+WITHOUT_FLASK = """
+import sys
+from pathlib import Path
+sys.modules["flask"] = None
+import model.export
+from model import parity
+print(len(parity.ServingTokenizer(Path(sys.argv[1])).encode(parity.PROBE_TEXT)))
+try:
+    from api import create_app
+except ImportError:
+    print("no app factory")
+"""
+
+
+def test_export_and_the_serving_tokenizer_import_without_flask(tiny_base):
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_FLASK, str(tiny_base.path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    probe_tokens, control = result.stdout.splitlines()
+    assert int(probe_tokens) > 0 and control == "no app factory"
+
+
 def test_unknown_run_lists_the_runs(tmp_path):
     (tmp_path / "checkpoint" / "lyrics-1").mkdir(parents=True)
     (tmp_path / "checkpoint" / "lyrics-1" / "checkpoint").write_text("")
@@ -182,7 +249,7 @@ def test_parity_holds_for_weights_far_from_initialisation(tiny_base, tmp_path):
     check_cli(tiny_base.data_dir, *argv)
     meta = json.loads((out / "meta.json").read_text())
     assert meta["step"] == 5 and meta["parity"]["float32_max_abs_diff"] <= 0.01
-    ids, _ = parity.probe(folder)
+    ids = parity.reference_ids(folder)
     logprobs = parity.llama_scores(out / "model.gguf", ids[:128])
     # Far from uniform (-6.24 everywhere), so the parity above is a demanding one.
     assert logprobs.std() > 1.0

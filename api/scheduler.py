@@ -14,6 +14,7 @@ The head sequence that does not fit stops admission for this step: a large reque
 overtaken forever by small ones.
 """
 
+import heapq
 import logging
 import random
 import threading
@@ -56,7 +57,10 @@ class Scheduler:
         self._on_step = on_step or (lambda size: None)  # metrics: sequences per engine step
         self._waiting: OrderedDict[str, deque[Sequence]] = OrderedDict()  # by client, in turn
         self._running: dict[int, Running] = {}
-        self._free_slots = list(range(engine.max_slots - 1, -1, -1))
+        # The lowest free slot first, and sequences moved down into the gaps that leave (`_pack`),
+        # so running slots are one run of consecutive ids: llama.cpp splits a step into one
+        # sub-batch per run (api.engines.llama_engine).
+        self._free_slots = list(range(engine.max_slots))  # a heap
         self._reserved = 0  # KV cells the running sequences may fill
         self._changed = threading.Condition()
         self._closed = False
@@ -104,6 +108,7 @@ class Scheduler:
                 if self._closed:
                     return
                 self._admit()
+                self._pack()
             self._release_unwanted()
             if self._running:
                 self._step()
@@ -122,8 +127,22 @@ class Scheduler:
                 self._waiting[client] = waiting  # to the back of the line
             self._start(sequence)
 
+    def _pack(self) -> None:
+        """Moves the sequences of the highest slots down into free lower ones, so the running
+        slots are 0..n-1 (see __init__): a move copies a slot's cache once, a gap costs a
+        sub-batch every step."""
+        while self._free_slots and self._running:
+            top = max(self._running)
+            if self._free_slots[0] > top:
+                return
+            low = heapq.heapreplace(self._free_slots, top)
+            running = self._running.pop(top)
+            self.engine.move(top, low)
+            running.slot = low
+            self._running[low] = running
+
     def _start(self, sequence: Sequence) -> None:
-        slot = self._free_slots.pop()
+        slot = heapq.heappop(self._free_slots)
         params = sequence.params
         self.engine.open(
             slot,
@@ -155,7 +174,7 @@ class Scheduler:
         self.engine.free(running.slot)
         with self._changed:
             del self._running[running.slot]
-            self._free_slots.append(running.slot)
+            heapq.heappush(self._free_slots, running.slot)
             self._reserved -= running.sequence.kv_tokens
 
     def _step(self) -> None:

@@ -45,6 +45,11 @@ class Engine(ABC):
         """Releases the slot's cache; the slot may be opened again at once."""
 
     @abstractmethod
+    def move(self, source: int, target: int) -> None:
+        """Moves an open slot's cache, sampler and position to the free slot `target`: its
+        next steps continue exactly as they would have in `source`, which is left free."""
+
+    @abstractmethod
     def close(self) -> None:
         """Frees the model now, while the interpreter is whole (not at exit)."""
 

@@ -85,5 +85,9 @@ class TensorFlowEngine(Engine):
     def free(self, slot: int) -> None:
         self._slots.pop(slot, None)
 
+    def move(self, source: int, target: int) -> None:
+        assert target not in self._slots, target
+        self._slots[target] = self._slots.pop(source)
+
     def close(self) -> None:
         self.session.close()

@@ -147,6 +147,59 @@ def test_seeds_hold_with_any_number_of_mates(tiny_serving_model_int8, prompt_ids
         engine.close()
 
 
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kv_type", ["f16", "q8_0"])
+def test_a_moved_sequence_goes_on_as_if_it_had_stayed(tiny_serving_model_int8, prompt_ids, kv_type):
+    seeded = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 77}
+    engine = engine_for(tiny_serving_model_int8, kv_type=kv_type)
+    try:
+        stayed = generate(engine, 3, prompt_ids, NEW_TOKENS, **seeded)
+        engine.free(3)
+        engine.open(1, temperature=0.9, top_k=40, top_p=1.0, seed=1)  # a mate that leaves
+        engine.open(3, **seeded)
+        mate, token = engine.step([Feed(1, prompt_ids[:3], True), Feed(3, prompt_ids, True)])
+        moved = [token]
+        for _ in range(5):
+            mate, token = engine.step([Feed(1, [mate], True), Feed(3, [moved[-1]], True)])
+            moved.append(token)
+        engine.free(1)
+        engine.move(3, 1)
+        while len(moved) < NEW_TOKENS:
+            moved.append(engine.step([Feed(1, [moved[-1]], True)])[0])
+        assert moved == stayed
+        with pytest.raises(ValueError, match="slot 3 is not open"):
+            engine.step([Feed(3, [moved[-1]], True)])
+    finally:
+        engine.close()
+
+
+def test_a_step_hands_llama_cpp_its_sequences_in_slot_order(
+    tiny_serving_model_int8, prompt_ids, monkeypatch
+):
+    """With a split cache, llama.cpp makes one sub-batch per run of consecutive sequence ids in
+    batch order: feeds given in any order must reach it sorted."""
+    import llama_cpp
+
+    engine = engine_for(tiny_serving_model_int8)
+    seen = []
+    decode = llama_cpp.llama_decode
+
+    def recording_decode(ctx, batch):
+        seen.append([batch.seq_id[i][0] for i in range(batch.n_tokens)])
+        return decode(ctx, batch)
+
+    try:
+        for slot in range(4):
+            engine.open(slot, temperature=0.0, top_k=0, top_p=1.0, seed=slot)
+        monkeypatch.setattr(llama_cpp, "llama_decode", recording_decode)
+        first = engine.step([Feed(slot, prompt_ids[:2], True) for slot in (2, 0, 3, 1)])
+        by_slot = dict(zip((2, 0, 3, 1), first, strict=True))
+        engine.step([Feed(slot, [by_slot[slot]], True) for slot in (3, 1, 0, 2)])
+        assert seen == [[0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 2, 3]]
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="module")
 def padded_model(tiny_base, tmp_path_factory):
     """A model whose vocabulary is mostly `<|unused…|>` fillers (a corpus of a few words)."""

@@ -164,6 +164,34 @@ def test_a_seed_gives_the_same_text_whatever_its_batch_mates(schedule):
     ends(before), ends(after)
 
 
+def test_running_slots_stay_packed_and_a_moved_sequence_writes_the_same(schedule, monkeypatch):
+    scheduler, _ = schedule(max_slots=4)
+    seeded = {"temperature": 1.0, "top_k": 0, "seed": 42}
+    alone = request(length=30, **seeded)
+    scheduler.submit(alone)
+    alone_tokens = tokens(alone)
+    slots_per_step = []
+    step = scheduler.engine.step
+
+    def recording_step(feeds):
+        slots_per_step.append(sorted(feed.slot for feed in feeds))
+        return step(feeds)
+
+    monkeypatch.setattr(scheduler.engine, "step", recording_step)
+    # Slots 0-2 end early; the seeded request, started in slot 3, moves down to slot 0.
+    short = [request(length=n, temperature=0.8, seed=n) for n in (3, 5, 8)]
+    for each in short:
+        scheduler.submit(each)
+    moved = request(length=30, **seeded)
+    scheduler.submit(moved)
+    assert tokens(moved) == alone_tokens
+    for each in short:
+        ends(each)
+    assert [0, 1, 2, 3] in slots_per_step  # the seeded one started in slot 3
+    assert all(slots == list(range(len(slots))) for slots in slots_per_step), slots_per_step
+    assert slots_per_step[-1] == [0]
+
+
 def test_unseeded_requests_get_a_seed_drawn(schedule):
     scheduler, _ = schedule()
     first, second = request(length=30, temperature=1.0), request(length=30, temperature=1.0)

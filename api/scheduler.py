@@ -6,6 +6,8 @@ decoding sequence its last token and every prefilling one a chunk of its prompt 
 instead of one long one), runs ONE engine step, hands each sampled token to its sequence and
 frees the slots of the sequences that ended (end token, length, stop string, cancelled) at once.
 A request that arrives mid-generation starts at the next step; nobody waits for a batch to end.
+Running sequences hold slots 0..n-1: a new one takes the lowest free slot and one above a gap
+moves down into it, because llama.cpp computes one sub-batch per run of consecutive slots.
 
 Admission counts KV cells, not requests: a sequence reserves its prompt plus its length, and the
 running sequences' reservations stay within `engine.kv_tokens`. Waiting sequences are taken

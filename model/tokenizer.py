@@ -17,7 +17,13 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from api.tokenizer import load_fast_tokenizer as load_fast_tokenizer  # noqa: F401 (re-exported)
 from contracts import EOS_TOKEN
+
+# load_fast_tokenizer(folder): the `tokenizers.Tokenizer` of encoder.json + vocab.bpe, encoding
+# exactly like gpt-2-simple's encoder (no special tokens: only `encode_documents` turns
+# separators into the end id). It is serving's own construction, so training and serving cannot
+# drift apart and export's parity check covers both; it needs no TensorFlow and no Flask.
 
 BYTE_SYMBOLS = 256
 
@@ -143,14 +149,3 @@ def train_tokenizer(corpus: Path, folder: Path, *, n_vocab: int, exact: bool = F
     learned = len(set(byte_symbols()) | {left + right for left, right in merges})
     padded = len(vocab) - 1 - learned
     return {"n_vocab": len(vocab), "merges": len(merges), "padded": padded}
-
-
-def load_fast_tokenizer(folder: Path):
-    """A `tokenizers.Tokenizer` from encoder.json + vocab.bpe that encodes exactly like
-    gpt-2-simple's encoder (byte-level, GPT-2 regex, no prefix space, no special tokens: text is
-    text; only `encode_documents` turns separators into the end id).
-    Imports no TensorFlow, and no Flask: it is serving's own construction (api/tokenizer.py), so
-    training and serving cannot drift apart, and export's parity check covers both."""
-    from api.tokenizer import load_fast_tokenizer as serving_construction
-
-    return serving_construction(folder)

@@ -13,7 +13,7 @@ from http.client import HTTPConnection
 import pytest
 import requests
 
-from tests.fixtures.stack import worker_pids
+from tests.fixtures.stack import metric, worker_pids
 from tests.stack import raw_http
 
 ERROR_TYPES = {"invalid_request", "not_found", "overloaded", "not_ready", "internal"}
@@ -232,12 +232,6 @@ def test_a_stream_cut_by_a_killed_worker_has_no_final_event(start_stack, route):
     assert all(error["error"]["type"] in ERROR_TYPES for error in errors)
 
 
-def sequences_in_flight(stack) -> float:
-    text = requests.get(stack.url + "/metrics", timeout=10).text
-    line = next(line for line in text.splitlines() if line.startswith("ghost_sequences_in_flight"))
-    return float(line.split()[-1])
-
-
 @pytest.mark.timeout(120)
 def test_a_client_leaving_mid_stream_gives_its_places_back_and_logs_nothing(start_stack):
     stack = start_stack(app_env=SLOW_STEPS)
@@ -253,7 +247,7 @@ def test_a_client_leaving_mid_stream_gives_its_places_back_and_logs_nothing(star
         time.sleep(0.05)  # nginx logs the request once it sees the client gone
     assert int(sent[0]) < 10_000, f"the client did not leave mid-stream: {sent}"
     deadline = time.monotonic() + 10
-    while sequences_in_flight(stack) > 0:
+    while metric(stack.url, "ghost_sequences_in_flight") > 0:
         assert time.monotonic() < deadline, "a gone client's sequences still hold their places"
         time.sleep(0.05)  # the API's own gauge: there is no event to wait on
     uwsgi_log = (stack.run_dir / "uwsgi.log").read_text(errors="replace")

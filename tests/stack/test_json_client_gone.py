@@ -5,25 +5,16 @@ The reference TensorFlow engine with one slot makes the request long (8 samples 
 one after another: 960 steps, about a second here), so the leaving happens mid-generation.
 """
 
-import re
 import socket
 import threading
-import urllib.request
 
 import pytest
 
-from tests.fixtures.stack import make_stack
+from tests.fixtures.stack import make_stack, metric
 
 pytestmark = pytest.mark.timeout(300)
 WAIT_S = 60
 SAMPLES, LENGTH = 8, 120
-
-
-def metric(url: str, name: str) -> float:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
 
 
 def wait_for(check, what: str) -> None:

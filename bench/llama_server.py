@@ -117,15 +117,16 @@ def wait_ready(url: str, process: subprocess.Popen, timeout_s: float) -> None:
 class LlamaServer:
     """`with LlamaServer(binary, gguf, slots=…, kv_tokens=…, threads=…, port=…) as url:` serves
     the model on 127.0.0.1 with continuous batching: `slots` sequences at once sharing
-    `kv_tokens` KV cells (unified, as the API's engine shares them)."""
+    `kv_tokens` KV cells in one unified cache (the API's engine gives each slot its own
+    kv_tokens / slots of them instead, in q8_0: see api/engines/llama_engine.py)."""
 
     def __init__(self, binary: Path, gguf: Path, *, slots, kv_tokens, threads, port, log: Path):
         self.command = [
             str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port),
             "-np", str(slots), "-c", str(kv_tokens), "--kv-unified",
             "-t", str(threads), "-tb", str(threads), "--no-webui",
-            # As api/engines/llama_engine.py builds its context: flash attention, f16 KV cells
-            # (llama-server's default), 512-token batches.
+            # llama-server as a user would run it: flash attention (as the API's engine), its
+            # default f16 KV cells and 512-token batches (the API's engine steps in 128).
             "-fa", "on", "-b", "512", "-ub", "512",
         ]  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from stack import REPO_ROOT, stop_process
-from tests.fixtures.stack import make_stack
+from tests.fixtures.stack import access_log_when, make_stack
 from tests.stack.dns_responder import DnsResponder
 
 REPLICAS = ["127.0.0.1", "127.0.0.2"]  # both on loopback
@@ -63,7 +63,9 @@ def test_requests_are_spread_over_every_replica_of_the_service_name(tiny_serving
                 for _ in range(40):
                     response = session.get(stack.url + "/v1/no-such-route", timeout=10)
                     assert response.json()["error"]["type"] == "not_found"
-                access_log = stack.access_log.read_text()
+                access_log = access_log_when(
+                    stack, lambda text: text.count('"GET /v1/no-such-route') >= 40
+                )
         finally:
             stop_process(second, signal.SIGTERM)
         first_count, second_count = (served_404s(access_log, f"{r}:{port}") for r in REPLICAS)

@@ -92,12 +92,16 @@ def split(chapters: list[str]) -> tuple[str, str]:
 
 
 def nats_per_char(model_dir: Path, val_path: Path) -> dict:
-    from model import scoring, token_data
+    from model import native_logs, scoring, token_data
 
     tokens = token_data.encode_file(model_dir, val_path, what="validation text")
     n_ctx = json.loads((model_dir / "hparams.json").read_text())["n_ctx"]
     pieces = token_data.windows(tokens, n_ctx=n_ctx)
-    logprobs = np.concatenate(scoring.token_logprobs(model_dir, pieces)).astype(np.float64)
+    # TensorFlow runs in this process: its start-up lines are kept off the console as the
+    # model CLI keeps them (the training runs are that CLI).
+    with native_logs.filtered_stderr(verbose=False):
+        logprobs = scoring.token_logprobs(model_dir, pieces)
+    logprobs = np.concatenate(logprobs).astype(np.float64)
     chars = len(val_path.read_text(encoding="utf-8"))
     return {
         "nats_per_char": round(float(-logprobs.sum() / chars), 4),

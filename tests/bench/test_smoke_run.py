@@ -13,6 +13,7 @@ import pytest
 from bench import llama_server, open_loop, soak, traffic, workload
 from bench.__main__ import SECTIONS, SMOKE_REQUESTS_PER_RATE
 from bench.models import REPO_ROOT
+from model.native_logs import is_noise
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,13 @@ def test_runner_succeeds_and_prints_the_table(smoke_run):
     assert list(result["sections"]) == list(SECTIONS)
     for name, section in result["sections"].items():
         assert section["status"] == "ok", (name, section)
+
+
+def test_the_console_shows_no_native_start_up_lines(smoke_run):
+    # TensorFlow runs inside the bench process for the quality section's scoring.
+    done, _ = smoke_run
+    noise = [line for line in done.stderr.splitlines() if is_noise(line.encode(), min_level=2)]
+    assert not noise, noise
 
 
 SECONDS_ROUNDING = 0.0005  # rows give seconds to the millisecond, rates from the unrounded span

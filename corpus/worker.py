@@ -10,6 +10,7 @@ import multiprocessing
 import os
 from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,17 +96,26 @@ def clean_files(
     # copy-on-write share of this process's file list that they would end up copying.
     context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
     setup = (in_dir, rule_names, spelling, spill_dir)
-    with context.Pool(workers, initializer=_start_worker, initargs=setup) as pool:
+    executor = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=setup
+    )
+    try:
         running = deque()
         for start in range(0, len(names), BATCH_FILES):
             batch = names[start : start + BATCH_FILES]
-            running.append((batch, pool.apply_async(_clean_batch, (batch,))))
+            running.append((batch, executor.submit(_clean_batch, batch)))
             if len(running) > BATCHES_AHEAD * workers:
                 yield from _finished(running.popleft())
         while running:
             yield from _finished(running.popleft())
+    finally:
+        # When the run stops early (a failed write, an interrupt), batches not yet started are
+        # dropped and the running ones end on their own. Not multiprocessing.Pool: its
+        # terminate() hung a failed run now and then (its task thread blocked writing to a
+        # result pipe that nothing read any more, the workers already killed).
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _finished(entry) -> Iterator[tuple[str, CleanedFile]]:
     batch, result = entry
-    yield from zip(batch, result.get(), strict=True)
+    yield from zip(batch, result.result(), strict=True)

@@ -243,6 +243,32 @@ def test_failed_run_leaves_previous_output(prepared, corpus, tmp_path, monkeypat
     assert sorted(path.name for path in tmp_path.iterdir()) == ["songs"]
 
 
+@pytest.mark.timeout(120)
+def test_failed_runs_stop_their_workers_every_time(tmp_path, monkeypatch):
+    # multiprocessing.Pool's terminate() hung about one such run in 20-200 here (its task thread
+    # blocked on a full result pipe that nothing read any more): 200 runs, each must end. A race:
+    # this caught the old code in about half its runs, never failed with the executor.
+    from corpus.__main__ import main
+    from corpus.output import PreparedOutput
+
+    songs = tmp_path / "songs"
+    write_songs(songs, 2000)  # enough batches in flight to fill the result pipe
+
+    original, written = PreparedOutput.write_document, []
+
+    def failing_write(self, split, pieces):
+        written.append(split)
+        if len(written) % 5 == 0:  # the fifth document of each run: the workers are busy
+            raise OSError("disk full")
+        original(self, split, pieces)
+
+    monkeypatch.setattr(PreparedOutput, "write_document", failing_write)
+    for run in range(200):
+        with pytest.raises(OSError, match="disk full"):
+            main(["prepare", str(songs), str(tmp_path / f"out-{run}"), *ARGS, "--workers", "2"])
+    assert [child.children() for child in psutil.Process().children()] in ([], [[]], [[], []])
+
+
 @pytest.mark.timeout(60)
 def test_killed_run_leaves_previous_output_and_next_run_cleans_up(prepared, tmp_path):
     big = tmp_path / "big"

@@ -28,6 +28,9 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # writes are atomic: nothing half-done is left in the output
+        print(f"interrupted: {args.out_dir} is as it was; run the command again", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

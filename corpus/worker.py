@@ -8,6 +8,7 @@ spill file in the output's work folder.
 
 import multiprocessing
 import os
+import signal
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -61,6 +62,10 @@ _worker_setup: tuple[Path, Cleaner, Path] | None = None  # set once in each work
 
 def _start_worker(in_dir: Path, rule_names: list[str], spelling: dict | None, spill_dir: Path):
     global _worker_setup
+    # Ctrl-C reaches the whole process group; the run stops its workers itself (`clean_files`).
+    # A worker interrupted in the middle of sending a result could leave the result queue's
+    # lock taken, and the run waiting on it for ever (seen).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_setup = (in_dir, Cleaner(build_rules(rule_names, spelling=spelling)), spill_dir)
 
 

@@ -292,6 +292,32 @@ def test_killed_run_leaves_previous_output_and_next_run_cleans_up(prepared, tmp_
     assert len(documents(out / "train.txt")) > 2000
 
 
+@pytest.mark.timeout(60)
+def test_interrupted_run_stops_its_workers_and_says_so_in_one_line(prepared, tmp_path):
+    big = tmp_path / "big"
+    write_songs(big, 40000)  # a few seconds of work for two workers
+    out = tmp_path / "songs"
+    shutil.copytree(prepared[0], out)
+    before = (out / "train.txt").read_bytes()
+    command = [sys.executable, "-m", "corpus", "prepare", str(big), str(out), "--workers", "2"]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    partial = tmp_path / f".songs.partial-{process.pid}"
+    deadline = time.monotonic() + 30
+    while not (partial / "train.txt").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    stderr = process.communicate(timeout=30)[1]
+    assert process.returncode == 130, stderr
+    assert stderr == f"interrupted: {out} is as it was; run the command again\n"
+    assert (out / "train.txt").read_bytes() == before and not partial.exists()
+    psutil.wait_procs(workers, timeout=10)
+    assert not [worker for worker in workers if worker.is_running()]
+
+
 def test_spelling_and_optional_rule(tmp_path):
     folder = tmp_path / "corpus"
     folder.mkdir()

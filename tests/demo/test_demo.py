@@ -20,6 +20,11 @@ SERVING_LINE = re.compile(r"Serving \S+ at (http://\S+?)/? ")
 # What a newcomer reads as "something went wrong" (TensorFlow's E0000 … lines included).
 ERROR_LOOKING = re.compile(r"(?i)\b(error|failed|traceback|warning)\b|^[EWF]\d{4} ")
 
+EXPORTED_BEST = re.compile(r"exporting the best checkpoint \(step \d+: lowest validation loss")
+SEPARATOR_PIECE = re.compile(r"<\||\|>|endoftext")  # fillers are <|unusedN|>
+# The fields of frontend/index.html as the page opens.
+PAGE_DEFAULTS = {"length": 100, "temperature": 0.7, "top_k": 40, "top_p": 0.9}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -59,6 +64,8 @@ def test_shortened_demo_serves_a_trained_model(tmp_path):
         assert url, "the demo ended without serving:\n" + "".join(log[-40:])
         alarming = [line for line in stage_output(log) if ERROR_LOOKING.search(line)]
         assert not alarming, "".join(alarming)
+        # Which checkpoint is served, and why.
+        assert [line for line in log if EXPORTED_BEST.match(line)], "".join(stage_output(log))
         assert process.stdout.readline().startswith(f"Try: curl '{url}/generate?prefix=")
         # Keep draining the output so the servers never block on a full pipe.
         threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()
@@ -80,6 +87,11 @@ def test_shortened_demo_serves_a_trained_model(tmp_path):
         body = reply.json()
         assert body["model"] == "sample" and body["prefix"] == "Ash and Pikachu"
         assert body["samples"][0]["text"] and body["usage"]["completion_tokens"] > 0
+        for seed in (1, 2, 3):  # what the page asks for by default, three seeded times
+            params = {"prefix": "Ash and Pikachu", **PAGE_DEFAULTS, "seed": seed}
+            text = requests.get(f"{url}/generate", params=params, timeout=60).json()["samples"][0]
+            assert not SEPARATOR_PIECE.search(text["text"]), text
+            assert "\n\n\n" not in text["text"], text  # no run of empty lines
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)

@@ -28,8 +28,11 @@ JOIN_TIMEOUT_S = 5.0  # a child process that inherited fd 2 may hold the pipe op
 
 
 def configure(verbose: bool) -> None:
-    """TensorFlow's log level for this process: everything with -v, else errors only."""
+    """TensorFlow's log level for this process: everything with -v, else errors only. Without
+    -v, no tqdm bars either: gpt-2-simple draws one over the one dataset file it loads."""
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else os.getenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not verbose:
+        os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported
 
 
 def is_noise(line: bytes, *, min_level: int) -> bool:

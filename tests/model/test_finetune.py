@@ -127,6 +127,7 @@ def test_finetune_shows_progress_with_an_eta(learned):
     assert all(" | ETA " in line for line in lines)
     assert any(line.startswith("step 20/40") and " | val " in line for line in lines)
     assert "For larger models" not in out, "gpt-2-simple's advice names no option of ours"
+    assert "it/s]" not in learned.result.stderr, "gpt-2-simple's dataset-loading bar"
     assert "step 40 (steps)" in out
 
 

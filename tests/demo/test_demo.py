@@ -89,9 +89,10 @@ def test_shortened_demo_serves_a_trained_model(tmp_path):
         assert body["samples"][0]["text"] and body["usage"]["completion_tokens"] > 0
         for seed in (1, 2, 3):  # what the page asks for by default, three seeded times
             params = {"prefix": "Ash and Pikachu", **PAGE_DEFAULTS, "seed": seed}
-            text = requests.get(f"{url}/generate", params=params, timeout=60).json()["samples"][0]
-            assert not SEPARATOR_PIECE.search(text["text"]), text
-            assert "\n\n\n" not in text["text"], text  # no run of empty lines
+            answer = requests.get(f"{url}/generate", params=params, timeout=60).json()
+            text = answer["samples"][0]["text"]
+            assert not SEPARATOR_PIECE.search(text), text
+            assert "\n\n\n" not in text, text  # no run of empty lines
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)

@@ -62,11 +62,15 @@ _worker_setup: tuple[Path, Cleaner, Path] | None = None  # set once in each work
 
 def _start_worker(in_dir: Path, rule_names: list[str], spelling: dict | None, spill_dir: Path):
     global _worker_setup
+    _worker_setup = (in_dir, Cleaner(build_rules(rule_names, spelling=spelling)), spill_dir)
+
+
+def _start_worker_process(*setup) -> None:
     # Ctrl-C reaches the whole process group; the run stops its workers itself (`clean_files`).
     # A worker interrupted in the middle of sending a result could leave the result queue's
     # lock taken, and the run waiting on it for ever (seen).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_setup = (in_dir, Cleaner(build_rules(rule_names, spelling=spelling)), spill_dir)
+    _start_worker(*setup)
 
 
 def _clean_batch(names: list[str]) -> list[CleanedFile]:
@@ -102,7 +106,7 @@ def clean_files(
     context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
     setup = (in_dir, rule_names, spelling, spill_dir)
     executor = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=setup
+        workers, mp_context=context, initializer=_start_worker_process, initargs=setup
     )
     try:
         running = deque()

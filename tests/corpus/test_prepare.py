@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import psutil
 import pytest
@@ -217,23 +218,38 @@ def test_rerun_replaces_previous_output(prepared, corpus, tmp_path):
     assert documents(out / "val.txt") == [] and (out / "test.jsonl").read_text() == ""
 
 
-def test_failed_run_leaves_previous_output(prepared, corpus, tmp_path, monkeypatch):
-    from corpus.__main__ import main
+def fail_every_fifth_write(monkeypatch) -> None:
+    """Writing a prepared document fails with "disk full" at the fifth of each run, once the
+    workers are busy."""
     from corpus.output import PreparedOutput
 
-    out = tmp_path / "songs"
-    shutil.copytree(prepared[0], out)
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
-    written = []
-    original = PreparedOutput.write_document
+    original, written = PreparedOutput.write_document, []
 
     def failing_write(self, split, pieces):
         written.append(split)
-        if len(written) == 5:
+        if len(written) % 5 == 0:
             raise OSError("disk full")
         original(self, split, pieces)
 
     monkeypatch.setattr(PreparedOutput, "write_document", failing_write)
+
+
+def partial_output_started(out: Path, process: subprocess.Popen) -> Path:
+    """The run's partial output folder (beside OUT_DIR), once it has begun to write train.txt."""
+    partial = out.parent / f".{out.name}.partial-{process.pid}"
+    deadline = time.monotonic() + 30
+    while not (partial / "train.txt").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return partial
+
+
+def test_failed_run_leaves_previous_output(prepared, corpus, tmp_path, monkeypatch):
+    from corpus.__main__ import main
+
+    out = tmp_path / "songs"
+    shutil.copytree(prepared[0], out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    fail_every_fifth_write(monkeypatch)
     with pytest.raises(OSError, match="disk full"):
         main(["prepare", str(corpus[0]), str(out), *ARGS, "--workers", "2"])
     # The workers were stopped with the run: what is left is multiprocessing's fork server and
@@ -249,20 +265,10 @@ def test_failed_runs_stop_their_workers_every_time(tmp_path, monkeypatch):
     # blocked on a full result pipe that nothing read any more): 200 runs, each must end. A race:
     # this caught the old code in about half its runs, never failed with the executor.
     from corpus.__main__ import main
-    from corpus.output import PreparedOutput
 
     songs = tmp_path / "songs"
     write_songs(songs, 2000)  # enough batches in flight to fill the result pipe
-
-    original, written = PreparedOutput.write_document, []
-
-    def failing_write(self, split, pieces):
-        written.append(split)
-        if len(written) % 5 == 0:  # the fifth document of each run: the workers are busy
-            raise OSError("disk full")
-        original(self, split, pieces)
-
-    monkeypatch.setattr(PreparedOutput, "write_document", failing_write)
+    fail_every_fifth_write(monkeypatch)
     for run in range(200):
         with pytest.raises(OSError, match="disk full"):
             main(["prepare", str(songs), str(tmp_path / f"out-{run}"), *ARGS, "--workers", "2"])
@@ -278,10 +284,7 @@ def test_killed_run_leaves_previous_output_and_next_run_cleans_up(prepared, tmp_
     before = (out / "train.txt").read_bytes()
     command = [sys.executable, "-m", "corpus", "prepare", str(big), str(out)]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
-    partial = tmp_path / f".songs.partial-{process.pid}"
-    deadline = time.monotonic() + 30
-    while not (partial / "train.txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.005)
+    partial = partial_output_started(out, process)
     os.kill(process.pid, signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
     assert partial.is_dir()  # the half-written output, beside OUT_DIR, not in it
@@ -304,10 +307,7 @@ def test_interrupted_run_stops_its_workers_and_says_so_in_one_line(prepared, tmp
         command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
-    partial = tmp_path / f".songs.partial-{process.pid}"
-    deadline = time.monotonic() + 30
-    while not (partial / "train.txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.005)
+    partial = partial_output_started(out, process)
     workers = psutil.Process(process.pid).children(recursive=True)
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
     stderr = process.communicate(timeout=30)[1]

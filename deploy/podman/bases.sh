@@ -17,17 +17,29 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 label() { podman image inspect --format '{{index .Labels "ghostwriter.recipe"}}' "$1" 2>/dev/null; }
 
+# debootstrap mounts /proc and /sys inside its tree while it works, and leaves them mounted if it
+# fails: unmount what is mounted (only that: under `set -e` a failed umount would be this
+# script's exit status), and never delete through a mount.
+remove_tree() {
+  local mount
+  for mount in "$1/proc" "$1/sys"; do
+    if mountpoint -q "$mount"; then umount -R "$mount"; fi
+  done
+  rm -rf --one-file-system "$1"
+}
+
 debian=localhost/ghostwriter-standin/debian:bookworm
 debian_recipe=$(echo "${DEBOOTSTRAP_ARGS[*]}" | sha256sum | cut -c1-16)
 if [ "$(label "$debian")" != "$debian_recipe" ]; then
   echo "== stand-in base: debootstrap ${DEBOOTSTRAP_ARGS[*]} from $MIRROR"
   root=$(mktemp -d)
-  # debootstrap mounts /proc and /sys inside the tree while it works; never delete through them.
-  trap 'umount -R "$root/proc" "$root/sys" 2>/dev/null; rm -rf --one-file-system "$root"' EXIT
+  trap 'remove_tree "$root"' EXIT
   debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$root" "$MIRROR" >/dev/null
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" --one-file-system -c . | podman import --quiet \
     --change "LABEL ghostwriter.recipe=$debian_recipe" --change 'CMD ["bash"]' - "$debian"
+  remove_tree "$root"
+  trap - EXIT
 fi
 
 # The host's own certificate authorities (such as a TLS-intercepting proxy's) are trusted inside

@@ -111,6 +111,8 @@ def checkpoint_step(prefix: Path) -> int:
 # --- exported folder (export → serve) --------------------------------------------------------
 
 META = "meta.json"  # what was exported from where; its presence marks a serving folder
+GGUF_MODEL = "model.gguf"  # llama.cpp's model, tokenizer embedded (also for Ollama)
+ONNX_MODEL = "model.onnx"  # ONNX Runtime's step graph (serving/engines/onnx_engine.py)
 # meta.json's keys that serving reads; export writes these and may add more.
 META_KEYS = ("format", "name", "base", "run", "step", "quantization", "n_ctx", "n_vocab")
 

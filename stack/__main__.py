@@ -1,7 +1,8 @@
-"""`python -m stack --model data/serving/NAME [--model …] [--port 5000]` (`make serve`).
+"""`python -m stack --model data/serving/NAME [--model …] [--port 5000] [-v]` (`make serve`).
 
 Serves the named exported models (the first is the default) with nginx and uWSGI in the
-foreground, logging to this terminal, until Ctrl-C.
+foreground, logging to this terminal, until Ctrl-C. What the servers print while starting
+(uWSGI's ~35-line banner) is shown with -v, or when the start fails.
 """
 
 import argparse
@@ -29,6 +30,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5000, help="nginx's port (default 5000)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--ready-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the servers' start-up output (uWSGI's banner)",
+    )
     return parser.parse_args(argv)
 
 
@@ -58,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 host=args.host,
                 console=True,
+                verbose=args.verbose,
                 ready_timeout=args.ready_timeout,
             )
             with stack:

@@ -24,7 +24,14 @@ from stack.config_files import (
     read_env_file,
     render,
 )
-from stack.processes import StackError, find_binary, free_port, log_tail, stop_process
+from stack.processes import (
+    StackError,
+    StartOutput,
+    find_binary,
+    free_port,
+    log_tail,
+    stop_process,
+)
 
 POLL_INTERVAL_S = 0.1
 START_ATTEMPTS = 3
@@ -50,7 +57,9 @@ class NativeStack:
     models_dir: folder of serving folders (GHOST_MODELS_DIR); default_model: one of their names.
     port: nginx's port on `host` (0: a free one). app_env: GHOST_* settings for the app and uWSGI
     (e.g. GHOST_MAX_INFLIGHT, GHOST_UWSGI_THREADS). nginx_env: overrides of nginx/defaults.env
-    (e.g. GHOST_NGINX_RATE). console: servers log to this terminal instead of files.
+    (e.g. GHOST_NGINX_RATE). console: servers log to this terminal instead of files; what they
+    print until the stack is ready (uWSGI's ~35-line banner, nginx's log of the readiness checks)
+    is shown only if the start fails, unless verbose.
     After start(): `url`, `uwsgi_pid` (the master; its children are the workers), `nginx_pid`.
     """
 
@@ -64,6 +73,7 @@ class NativeStack:
         app_env: Mapping[str, str] | None = None,
         nginx_env: Mapping[str, str] | None = None,
         console: bool = False,
+        verbose: bool = False,
         ready_timeout: float = 60.0,
     ):
         self.models_dir = Path(models_dir).resolve()
@@ -74,11 +84,13 @@ class NativeStack:
         self.app_env = dict(app_env or {})
         self.nginx_env = dict(nginx_env or {})
         self.console = console
+        self.verbose = verbose
         self.ready_timeout = ready_timeout
         self.uwsgi_address = f"127.0.0.1:{free_port()}"
         self.run_dir: Path | None = None
         self.uwsgi: subprocess.Popen | None = None
         self.nginx: subprocess.Popen | None = None
+        self.start_outputs: dict[str, StartOutput] = {}
 
     @property
     def url(self) -> str:
@@ -129,14 +141,24 @@ class NativeStack:
             self.uwsgi = self._start_uwsgi()
             self.nginx = self._start_nginx()
             self.wait_ready()
+            for output in self.start_outputs.values():
+                output.release()
         except BaseException:
             self.stop()
             raise
 
     def _spawn(self, argv: list[str], *, env: Mapping[str, str], log_name: str):
-        """A server in its own session: Ctrl-C reaches only this runner, which stops it in order."""
-        if self.console:
+        """A server in its own session: Ctrl-C reaches only this runner, which stops it in order.
+        On the console its start-up output is held back (StartOutput), unless verbose."""
+        if self.console and self.verbose:
             return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, start_new_session=True)
+        if self.console:
+            proc = subprocess.Popen(
+                argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+            self.start_outputs[Path(log_name).stem] = StartOutput(proc)
+            return proc
         with (self.run_dir / log_name).open("ab") as log:
             return subprocess.Popen(
                 argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -230,8 +252,10 @@ class NativeStack:
                 raise StackError(f"{name} exited with {proc.returncode}\n{self.log_tails()}")
 
     def log_tails(self) -> str:
-        """The end of each server's logs (empty when they log to the console)."""
-        if self.run_dir is None or self.console:
+        """The end of each server's logs; on the console, what they printed while starting."""
+        if self.console:
+            return "\n".join(f"--- {n}\n{out.held()}" for n, out in self.start_outputs.items())
+        if self.run_dir is None:
             return ""
         names = ("uwsgi.log", "nginx.log", "nginx-error.log")
         return "\n".join(f"--- {n}\n{log_tail(self.run_dir / n)}" for n in names)
@@ -250,6 +274,9 @@ class NativeStack:
         # SIGQUIT: nginx finishes the responses in flight; SIGTERM: uWSGI exits (die-on-term).
         stop_process(self.nginx, signal.SIGQUIT)
         stop_process(self.uwsgi, signal.SIGTERM)
+        for output in self.start_outputs.values():
+            output.close()
+        self.start_outputs.clear()
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None

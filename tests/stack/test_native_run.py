@@ -132,3 +132,31 @@ def test_a_port_taken_meanwhile_is_replaced_and_a_chosen_busy_port_is_an_error(
         with pytest.raises(StackError, match="Address already in use"):
             chosen.start()
         assert chosen.nginx.poll() is not None and chosen.uwsgi.poll() is not None
+
+
+# Lines of uWSGI's start-up banner, printed whatever the configuration.
+BANNER = ("*** Starting uWSGI", "detected number of CPU cores", "your memory page size")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("flags", [[], ["-v"]], ids=["default", "verbose"])
+def test_uwsgi_start_banner_is_printed_only_with_v(tiny_serving_model, flags):
+    runner = run_cli(
+        "--model", str(tiny_serving_model.path), "--port", str(free_port()), *flags,
+        env={"GHOST_UWSGI_THREADS": "4"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    servers: list[psutil.Process] = []
+    try:
+        lines, before = lines_of(runner.stdout), []
+        while "Serving" not in (line := lines.get(timeout=90)):
+            before.append(line)
+        servers = psutil.Process(runner.pid).children(recursive=True)
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=60) == 0
+    finally:
+        stop_all(runner, servers)
+    shown = [marker for marker in BANNER if any(marker in line for line in before)]
+    if flags:
+        assert shown == list(BANNER), before
+    else:
+        assert before == []

@@ -160,3 +160,18 @@ def test_uwsgi_start_banner_is_printed_only_with_v(tiny_serving_model, flags):
         assert shown == list(BANNER), before
     else:
         assert before == []
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_start_shows_what_the_servers_printed(tiny_serving_model):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        runner = run_cli(
+            "--model", str(tiny_serving_model.path), "--port", str(taken.getsockname()[1]),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = runner.communicate(timeout=90)
+    assert runner.returncode == 1
+    assert "Serving" not in out
+    assert err.startswith("error: nginx exited") and "Address already in use" in err, err

@@ -27,6 +27,17 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print('\n'.join(deps))" > requirements.txt \
  && pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels -r requirements.txt
 
+# The serve extra, installed apart and copied into the image as one layer: the wheels never become a
+# layer of it. COPY --from, not a bind mount: podman 4.3 bind-mounts a cached stage's first layer
+# instead of its last, and keeps a RUN's cached layer when the mounted files change.
+FROM python:3.11-slim AS packages
+COPY --from=wheels /wheels /wheels
+# --root keeps the paths pip installs to; compiled afterwards for those paths (pip would record the
+# /packages ones in the bytecode), checked by hash since the image's files never change.
+RUN pip install --no-cache-dir --no-index --no-compile --no-warn-script-location --root /packages \
+      /wheels/*.whl \
+ && python -m compileall -q -s /packages -p / --invalidation-mode unchecked-hash /packages
+
 FROM python:3.11-slim
 # uWSGI listens on every interface of the container, so that nginx reaches it over the compose
 # network (natively, api/uwsgi.ini keeps it on 127.0.0.1).
@@ -46,9 +57,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 ghost \
  && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost \
  && mkdir /data && chown ghost:ghost /data
-# Installed from a bind mount of the build stage: the wheels never become a layer of this image.
-RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index /wheels/*.whl
+COPY --from=packages /packages /
 WORKDIR /app
 COPY contracts.py ./
 COPY api/ api/

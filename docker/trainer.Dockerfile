@@ -28,6 +28,21 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print('\n'.join(deps))" > requirements.txt \
  && pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels -r requirements.txt
 
+# The crawl and train extras, installed apart and copied into the image as one layer: the wheels
+# never become a layer of it. COPY --from, not a bind mount: podman 4.3 bind-mounts a cached stage's
+# first layer instead of its last, and keeps a RUN's cached layer when the mounted files change.
+FROM python:3.11-slim AS packages
+COPY --from=wheels /wheels /wheels
+WORKDIR /build
+COPY pyproject.toml ./
+# Packages the wheels stage compiled come from it, the rest from PyPI. --root keeps the paths pip
+# installs to; compiled afterwards for those paths (pip would record the /packages ones in the
+# bytecode), checked by hash since the image's files never change.
+RUN python -c "import tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(extras['crawl'] + extras['train']))" > requirements.txt \
+ && pip install --no-cache-dir --no-compile --no-warn-script-location --root /packages \
+      --find-links /wheels -r requirements.txt \
+ && python -m compileall -q -s /packages -p / --invalidation-mode unchecked-hash /packages
+
 FROM python:3.11-slim
 # HOME in /tmp: TensorFlow, Keras and Matplotlib keep caches there, and /app is not writable.
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -44,14 +59,9 @@ RUN apt-get update \
  && groupadd --system --gid 10001 ghost \
  && useradd --system --uid 10001 --gid ghost --home-dir /app --shell /usr/sbin/nologin ghost \
  && mkdir /data && chown ghost:ghost /data
+# Dependencies before code: this (large) layer changes only with the packages stage.
+COPY --from=packages /packages /
 WORKDIR /app
-COPY pyproject.toml ./
-# Dependencies before code: this (large) layer is rebuilt only when pyproject.toml changes.
-# Packages the wheels stage compiled come from its bind mount, the rest from PyPI.
-RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    python -c "import tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(extras['crawl'] + extras['train']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir --find-links /wheels -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
 COPY contracts.py ./
 COPY crawler/ crawler/
 COPY corpus/ corpus/

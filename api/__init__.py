@@ -1,14 +1,6 @@
-"""Ghostwriter's serving API: `from api import create_app` gives the Flask application factory.
+"""Ghostwriter's HTTP layer over the serving core: routes, request parsing, OpenAPI, metrics and
+the app factory (`from api import create_app`)."""
 
-The factory (api/app.py) is imported on first use (PEP 562), not with the package: the model
-stage imports `api.tokenizer` (the one construction of the tokenizer, shared by training,
-export's parity check and serving) in the trainer image, which has no Flask.
-"""
+from api.app import create_app
 
-
-def __getattr__(name: str):
-    if name == "create_app":
-        from api.app import create_app
-
-        return create_app
-    raise AttributeError(f"module 'api' has no attribute {name!r}")
+__all__ = ["create_app"]

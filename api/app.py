@@ -2,7 +2,7 @@
 
 Creating the app reads the settings and finds the model folders; the models themselves load in
 the background, started by the WSGI entry point (api.wsgi) or the first request (see
-api.registry); importing this module loads nothing.
+serving.registry); importing this module loads nothing.
 """
 
 import time
@@ -10,8 +10,9 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, g, request
 
-from api import config, errors, service
+from api import errors, service
 from api.routes import generate, openai_compat, service_info
+from serving import config
 
 
 def create_app(test_config=None) -> Flask:

@@ -1,9 +1,13 @@
-"""One JSON shape for every error: {"error": {"message", "type", "param"}}."""
+"""One JSON shape for every error: {"error": {"message", "type", "param"}}; and the one place
+where the serving core's errors become HTTP statuses."""
 
 import logging
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+
+from api.service import current
+from serving import errors as core
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,32 @@ def invalid(message: str, param: str | None = None) -> ApiError:
     return ApiError(message, type="invalid_request", param=param)
 
 
+# Core error → (type, status); Retry-After on the ones a retry may cure. First match wins.
+CORE_ERRORS = (
+    (core.ClientLimit, "overloaded", 429, True),
+    (core.Overloaded, "overloaded", 503, True),
+    (core.NotReady, "not_ready", 503, True),
+    (core.DeadlineExceeded, "overloaded", 503, True),
+    # Nobody reads this answer; 499 is what nginx logs for it too.
+    (core.Cancelled, "invalid_request", 499, False),
+    (core.InvalidRequest, "invalid_request", 400, False),
+)
+
+
+def from_core(error: core.ServingError, retry_after_s: int | None = None) -> ApiError:
+    for kind, type_, status, retry in CORE_ERRORS:
+        if isinstance(error, kind):
+            retry_after = retry_after_s if retry else None
+            return ApiError(
+                error.message, type=type_, param=error.param, status=status, retry_after=retry_after
+            )
+    raise AssertionError(f"no HTTP mapping for {type(error).__name__}")
+
+
+def _core_error(error: core.ServingError):
+    return respond(from_core(error, current().settings.retry_after_s))
+
+
 def respond(error: ApiError):
     response = jsonify(error.body())
     response.status_code = error.status
@@ -70,5 +100,6 @@ def _unexpected(error: Exception):
 
 def register(app: Flask) -> None:
     app.register_error_handler(ApiError, respond)
+    app.register_error_handler(core.ServingError, _core_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

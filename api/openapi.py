@@ -6,16 +6,9 @@ on, in each route's spelling, so ranges and defaults are written once. What a sc
 can still get; it names the parameter to change.
 """
 
-from api.request_parsing import (
-    MAX_STOP_CHARS,
-    MAX_STOPS,
-    NATIVE,
-    Parameter,
-    RequestBounds,
-    Spelling,
-    parameters,
-)
+from api.request_parsing import NATIVE, Parameter, RequestBounds, Spelling, parameters
 from api.routes.openai_compat import MAX_USER_CHARS, NEUTRAL, SPELLING
+from serving.sampling_params import MAX_STOP_CHARS, MAX_STOPS
 
 ERROR = {
     "type": "object",

@@ -9,11 +9,9 @@ leaves) reads as hung up once the peer has closed: POLLRDHUP, or POLLHUP/POLLERR
 import select
 from collections.abc import Callable
 
+from serving.generation import never_gone
+
 HUNG_UP = select.POLLRDHUP | select.POLLHUP | select.POLLERR
-
-
-def never_gone() -> bool:
-    return False
 
 
 def watcher() -> Callable[[], bool]:

@@ -3,46 +3,30 @@
 Every parameter is one row of data (`Parameter`: kind, default, range) that drives validation
 here, the schemas in /openapi.json and the limits in /info alike. /generate and /v1/completions
 differ only in their `Spelling` (the names and defaults they use); errors name what the client
-sent. Pure and model-free except `check_fits_model`, which needs the model's sizes.
+sent. Pure and model-free: each model's own limits are checked by the serving core once the prompt
+is encoded (serving/fit.py).
 """
 
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from api.errors import invalid
-
-MAX_NSAMPLES = 8
-MAX_STOPS = 4
-MAX_STOP_CHARS = 200
-MAX_SEED = 2**63 - 1
-# float32's smallest normal number: a top_p below it is 0 to the engines, which sample in
-# float32 and refuse top_p = 0; it is clamped up, which keeps only the likeliest token as asked.
-FLOAT32_TINY = 2.0**-126
-# Logits divided by a temperature this small overflow float32; the choice is the greedy one.
-GREEDY_BELOW = 1e-6
+from serving.sampling_params import (
+    MAX_STOP_CHARS,
+    MAX_STOPS,
+    RANGES,
+    Range,
+    SamplingParams,
+    engine_safe,
+)
 
 # Query text must spell a number the way JSON does: no "4_0", "+4", " 4", "inf" or "٤".
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 _NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    length: int = 64  # new tokens per sample
-    temperature: float = 0.7  # 0 = greedy
-    top_k: int = 0  # 0 = no limit
-    top_p: float = 1.0
-    seed: int | None = None
-    nsamples: int = 1
-    stop: tuple[str, ...] = ()
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
 
 
 @dataclass(frozen=True)
@@ -58,24 +42,19 @@ class Parameter:
 
     def rule(self) -> str:
         """A numeric row's allowed range in words, for error messages (every one has a minimum)."""
-        if self.maximum is None:
-            return f"{'above' if self.above_minimum else 'at least'} {self.minimum:g}"
-        if self.above_minimum:
-            return f"above {self.minimum:g} and at most {self.maximum:g}"
-        return f"between {self.minimum:g} and {self.maximum:g}"
+        return self._range().words()
 
     def in_range(self, value) -> bool:
-        if self.minimum is not None and (
-            value <= self.minimum if self.above_minimum else value < self.minimum
-        ):
-            return False
-        return self.maximum is None or value <= self.maximum
+        return self.minimum is None or self._range().holds(value)
+
+    def _range(self) -> Range:
+        return Range(self.minimum, self.maximum, self.above_minimum)
 
 
 @dataclass(frozen=True)
 class RequestBounds:
     """What the served models and settings allow, across all models (each model's own limits
-    are checked by `check_fits_model` once the prompt is encoded)."""
+    are checked by serving.fit once the prompt is encoded)."""
 
     max_length: int  # the longest length any served model allows
     max_prefix_chars: int
@@ -101,22 +80,29 @@ def parameters(bounds: RequestBounds) -> dict[str, Parameter]:
         "length": Parameter(
             "integer",
             d.length,
-            1,
+            RANGES["length"].minimum,
             bounds.max_length,
             description="new tokens per sample; at most the model's context minus the prompt",
         ),
-        "temperature": Parameter("number", d.temperature, 0, 2, description="0 = greedy"),
-        "top_k": Parameter("integer", d.top_k, 0, bounds.max_vocab, description="0 = no limit"),
-        "top_p": Parameter("number", d.top_p, 0, 1, above_minimum=True),
+        "temperature": Parameter(
+            "number", d.temperature, *_fixed("temperature"), description="0 = greedy"
+        ),
+        "top_k": Parameter(
+            "integer",
+            d.top_k,
+            RANGES["top_k"].minimum,
+            bounds.max_vocab,
+            description="0 = no limit",
+        ),
+        "top_p": Parameter("number", d.top_p, *_fixed("top_p")),
         "seed": Parameter(
             "integer",
             None,
-            0,
-            MAX_SEED,
+            *_fixed("seed"),
             nullable=True,
             description="same seed, parameters and model give the same text",
         ),
-        "nsamples": Parameter("integer", d.nsamples, 1, MAX_NSAMPLES),
+        "nsamples": Parameter("integer", d.nsamples, *_fixed("nsamples")),
         "stop": Parameter(
             "stop",
             None,
@@ -124,6 +110,12 @@ def parameters(bounds: RequestBounds) -> dict[str, Parameter]:
             description=f"end a sample where one of these (at most {MAX_STOPS}) appears",
         ),
     }
+
+
+def _fixed(name: str) -> tuple:
+    """A model-free range as a row's minimum, maximum, above_minimum."""
+    allowed = RANGES[name]
+    return allowed.minimum, allowed.maximum, allowed.above_minimum
 
 
 @dataclass(frozen=True)
@@ -182,15 +174,9 @@ def parse(
         prefix=given.get("prefix", ""),
         model=given.get("model"),
         stream=given.get("stream", False),
-        params=_engine_safe(SamplingParams(**fields)),
+        params=engine_safe(SamplingParams(**fields)),
         spelling=spelling,
     )
-
-
-def _engine_safe(params: SamplingParams) -> SamplingParams:
-    """Values inside the documented range that float32 engines cannot take as they are."""
-    temperature = 0.0 if params.temperature < GREEDY_BELOW else params.temperature
-    return replace(params, temperature=temperature, top_p=max(params.top_p, FLOAT32_TINY))
 
 
 def _typed(name: str, row: Parameter, value, *, query: bool):
@@ -260,34 +246,3 @@ def _stop_strings(name: str, value) -> tuple[str, ...]:
     if any(len(stop) > MAX_STOP_CHARS for stop in stops):
         raise invalid(f"{name} strings are at most {MAX_STOP_CHARS} characters each", name)
     return tuple(stops)
-
-
-def check_fits_model(
-    request: GenerationRequest, *, prompt_tokens: int, n_ctx: int, n_vocab: int, max_length: int
-) -> None:
-    """The model-dependent ranges: top_k within the vocabulary, length within the context."""
-    params = request.params
-    if params.top_k > n_vocab:
-        param = request.name("top_k")
-        raise invalid(f"{param} must be at most the vocabulary size {n_vocab}", param)
-    room = n_ctx - prompt_tokens
-    if room < 1:
-        prefix = request.name("prefix")
-        raise invalid(
-            f"the {prefix} is {prompt_tokens} tokens and fills the {n_ctx}-token context; "
-            "shorten it",
-            prefix,
-        )
-    limit = min(max_length, room)
-    if params.length > limit:
-        param = request.name("length")
-        raise invalid(
-            f"{param} must be at most {limit} (limit {max_length}; context {n_ctx} minus "
-            f"{prompt_tokens} prompt tokens)",
-            param,
-        )
-
-
-def longest_length(*, max_length: int, n_ctx: int) -> int:
-    """A model's longest sample: the setting, and room for at least a one-token prompt."""
-    return min(max_length, n_ctx - 1)

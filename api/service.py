@@ -4,12 +4,12 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from api.admission import Admission
-from api.config import Settings
-from api.generation import Limits
 from api.metrics import Metrics
-from api.pacing import StreamPacer
-from api.registry import Registry
+from serving.admission import Admission
+from serving.config import Settings
+from serving.generation import GenerationPolicy
+from serving.pacing import StreamPacer
+from serving.registry import Registry
 
 EXTENSION = "ghostwriter"
 
@@ -23,14 +23,13 @@ class Service:
     pacer: StreamPacer
 
     @property
-    def limits(self) -> Limits:
+    def policy(self) -> GenerationPolicy:
         s = self.settings
-        return Limits(
+        return GenerationPolicy(
             admission=self.admission,
             max_queue_wait=s.max_queue_wait,
             max_length=s.max_length,
             max_request_s=s.max_request_s,
-            retry_after_s=s.retry_after_s,
             pacer=self.pacer,
         )
 

@@ -4,7 +4,8 @@ import json
 
 from flask import Response
 
-from api.errors import ApiError
+from api.errors import ApiError, from_core
+from serving.errors import ServingError
 
 
 def event(data) -> str:
@@ -14,7 +15,9 @@ def event(data) -> str:
 
 def error_event(error: Exception) -> str:
     """An error after the 200 went out can only travel as an event, in the one error shape."""
-    if not isinstance(error, ApiError):
+    if isinstance(error, ServingError):
+        error = from_core(error)
+    elif not isinstance(error, ApiError):
         error = ApiError("internal server error; the server log has details", type="internal")
     return event(error.body())
 

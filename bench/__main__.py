@@ -31,6 +31,7 @@ from bench import (
     workload,
 )
 from bench.original_designs import measure as original_designs
+from contracts import HPARAMS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Per-level seconds: full run, smoke run.
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
     model = models.ensure_model(args.data_dir.resolve(), smoke=args.smoke)
     result["model"] = {
         "name": model.name,
-        "hparams": json.loads((model.base_dir / "hparams.json").read_text()),
+        "hparams": json.loads((model.base_dir / HPARAMS).read_text()),
         "serving_dir": str(model.serving_dir),
     }
     path = args.results / f"{args.stamp}.json"

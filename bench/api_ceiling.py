@@ -2,14 +2,14 @@
 
 Raw: the serving engine's per-step API driven directly (bench.engine_ceiling's loop: all
 sequences advanced one token per step). API: the same model behind the app's registry,
-admission control, scheduler and text streaming (`api.generation`), driven by N request
+admission control, scheduler and text streaming (`serving.generation`), driven by N request
 threads at once, as uWSGI's threads would. Same workload for both (bench.workload: 16 prompt
-tokens, 64 new, top-k 40), same engine settings (api.config). Both sides share the app's one
+tokens, 64 new, top-k 40), same engine settings (serving.config). Both sides share the app's one
 engine, in a process of their own whose RSS is the worker's memory, and run as back-to-back
 pairs of calls (medians reported), so load from other processes on a shared machine hits both
 alike. The raw side steps the engine on a short-lived thread while the scheduler is idle (an
 engine is stepped by one thread at a time; a thread's OpenMP helpers end with it).
-Targets (issue 4): API >= 90 % of raw at batch 1 and 32, RSS < 600 MB.
+Targets: API >= 90 % of raw at batch 1 and 32, RSS < 600 MB.
 
 `python -m bench.api_ceiling MODEL_DIR [--smoke]` prints the result as JSON.
 """
@@ -73,15 +73,14 @@ def _timed(call) -> float:
 
 def measure(model_dir: Path, pairs: int) -> dict:
     from api import create_app
-    from api.generation import begin
-    from api.request_parsing import GenerationRequest, SamplingParams
+    from serving.generation import begin
+    from serving.sampling_params import SamplingParams
     from stack import models_folder
 
     params = SamplingParams(
         length=workload.NEW_TOKENS, temperature=workload.TEMPERATURE, top_k=workload.TOP_K
     )
     text = workload.prompt_text(model_dir)
-    asked = GenerationRequest(prefix=text, model=None, stream=False, params=params)
     with models_folder([model_dir]) as models_dir:
         app = create_app({"models_dir": models_dir, "max_client_inflight": 2 * max(BATCHES)})
         service = app.extensions["ghostwriter"]
@@ -96,7 +95,9 @@ def measure(model_dir: Path, pairs: int) -> dict:
             )
 
         def one_request() -> int:
-            run = begin(model, asked, limits=service.limits, metrics=service.metrics)
+            run = begin(
+                model, text, params, policy=service.policy, live=False, observer=service.metrics
+            )
             run.wait_started()
             return sum(sample.tokens for sample in run.complete())
 

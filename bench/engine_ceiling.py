@@ -4,7 +4,7 @@ Same workload as the serving benchmark (16-token prompt, 64 new tokens, top-k 40
 1 / 8 / 32:
 - llama.cpp, the serving engine: the API's own `LlamaEngine` with the API's settings, one step
   per token for all sequences (the prompts prefilled together in the first step).
-- CTranslate2 int8 `generate_batch` on the same checkpoint: the capacity reference (issue 12).
+- CTranslate2 int8 `generate_batch` on the same checkpoint: the capacity reference.
   Its figures are the result's top-level `levels`: the open-loop rates are fractions of them.
 
 Both drive OpenMP (libgomp), whose spin-waiting stops once it counts more of its threads than
@@ -23,7 +23,7 @@ from bench import workload
 def api_engine_settings() -> dict:
     """The llama engine's settings as the API runs it (its config's defaults and GHOST_*
     environment), so the ceiling is measured on the same footing."""
-    from api import config
+    from serving import config
 
     settings = config.load()
     return {
@@ -35,16 +35,16 @@ def api_engine_settings() -> dict:
 
 def llama_generate_batch(engine, prompt_ids: list[int], *, batch: int) -> int:
     """`batch` sequences of the workload through a LlamaEngine, step by step; new tokens."""
-    from api.engines.base import Feed
+    from serving.engines.base import Feed
 
     for slot in range(batch):
         engine.open(
             slot, temperature=workload.TEMPERATURE, top_k=workload.TOP_K, top_p=1.0, seed=slot
         )
     try:
-        tokens = engine.step([Feed(slot, prompt_ids, sample=True) for slot in range(batch)])
+        tokens = engine.step([Feed(slot, prompt_ids, wants_token=True) for slot in range(batch)])
         for _ in range(workload.NEW_TOKENS - 1):
-            tokens = engine.step([Feed(s, [t], sample=True) for s, t in enumerate(tokens)])
+            tokens = engine.step([Feed(s, [t], wants_token=True) for s, t in enumerate(tokens)])
     finally:
         for slot in range(batch):
             engine.free(slot)
@@ -104,8 +104,8 @@ def on_own_thread(function, *args, **kwargs):
 
 
 def measure_llama(model_dir: Path, batches, duration_s: float, **settings) -> dict:
-    from api.engines.llama_engine import LlamaEngine
-    from api.tokenizer import Tokenizer
+    from serving.engines.llama_engine import LlamaEngine
+    from serving.tokenizer import Tokenizer
 
     prompt_ids = Tokenizer(model_dir).encode(workload.prompt_text(model_dir))
     max_slots = max(settings.pop("max_slots"), *batches)

@@ -118,7 +118,7 @@ class LlamaServer:
     """`with LlamaServer(binary, gguf, slots=…, kv_tokens=…, threads=…, port=…) as url:` serves
     the model on 127.0.0.1 with continuous batching: `slots` sequences at once sharing
     `kv_tokens` KV cells in one unified cache (the API's engine gives each slot its own
-    kv_tokens / slots of them instead, in q8_0: see api/engines/llama_engine.py)."""
+    kv_tokens / slots of them instead, in q8_0: see serving/engines/llama_engine.py)."""
 
     def __init__(self, binary: Path, gguf: Path, *, slots, kv_tokens, threads, port, log: Path):
         self.command = [

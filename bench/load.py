@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Sample:
+class RequestTiming:
     """One request, times in seconds from the start of its level."""
 
     started: float
@@ -70,7 +70,7 @@ def event_tokens(event: dict) -> tuple[int, int | None]:
     return (count if isinstance(count, int) else 1), None
 
 
-def record_events(sample: Sample, text: str, now: float, count=event_tokens) -> str:
+def record_events(sample: RequestTiming, text: str, now: float, count=event_tokens) -> str:
     """Consumes complete SSE events from text; returns the unconsumed rest. count(event) gives
     (tokens in the event, total completion tokens if it is the final event)."""
     *events, rest = text.split("\n\n")
@@ -111,9 +111,9 @@ async def one_request(
     clock,
     body: dict | None = None,
     count=event_tokens,
-) -> Sample:
+) -> RequestTiming:
     """One request (a POST when body is given); count reads a stream's events (record_events)."""
-    sample = Sample(started=clock())
+    sample = RequestTiming(started=clock())
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(request_bytes(host, port, path, body))
@@ -146,7 +146,7 @@ class Level:
 
     clock: object
     deadline: float
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[RequestTiming] = field(default_factory=list)
     first_success: asyncio.Event = field(default_factory=asyncio.Event)
     unfinished: int = 0
 
@@ -159,9 +159,9 @@ async def client_loop(host, port, path, *, stream, timeout_s, level: Level) -> N
             request = one_request(host, port, path, stream=stream, clock=clock)
             sample = await asyncio.wait_for(request, timeout_s)
         except TimeoutError:
-            sample = Sample(started=started, error="timeout")
+            sample = RequestTiming(started=started, error="timeout")
         except (OSError, ValueError, KeyError, asyncio.IncompleteReadError) as error:
-            sample = Sample(started=started, error=type(error).__name__)
+            sample = RequestTiming(started=started, error=type(error).__name__)
         except asyncio.CancelledError:
             level.unfinished += 1
             raise
@@ -228,7 +228,7 @@ def closed_loop(
     return summary
 
 
-def summarise(samples: list[Sample], *, concurrency: int, window_s: float, stream: bool):
+def summarise(samples: list[RequestTiming], *, concurrency: int, window_s: float, stream: bool):
     """Rates over the level's span; latencies cover every finished request.
 
     Streaming: the span is the window and tokens count as they arrive inside it, so requests

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts import GGUF_MODEL, HPARAMS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_SHAPE = ("--vocab-size", "512", "--n-layer", "2", "--n-embd", "64", "--n-head", "2")
 # Words the benchmark corpus is drawn from.
@@ -71,14 +73,14 @@ def ensure_model(data_dir: Path, *, smoke: bool) -> BenchModel:
         serving_dir=data_dir / "serving" / name,
         ctranslate2_dir=data_dir / "ctranslate2" / name,
     )
-    if not (model.base_dir / "hparams.json").is_file():
+    if not (model.base_dir / HPARAMS).is_file():
         corpus = data_dir / "bench" / f"{name}-corpus.txt"
         write_corpus(corpus, sentences=3000 if smoke else 40000)
         shape = TINY_SHAPE if smoke else ("--shape", "124M")
         model_cli(data_dir, "init", name, "--corpus", str(corpus), *shape, "--force")
-    if not (model.serving_dir / "model.gguf").is_file():
+    if not (model.serving_dir / GGUF_MODEL).is_file():
         model_cli(data_dir, "export", "--base", name, "--out", str(model.serving_dir))
-    if not (model.ctranslate2_dir / "hparams.json").is_file():  # conversion's last file
+    if not (model.ctranslate2_dir / HPARAMS).is_file():  # conversion's last file
         shutil.rmtree(model.ctranslate2_dir, ignore_errors=True)  # a conversion cut short
         python_module(data_dir, "model.conversion", str(model.base_dir), str(model.ctranslate2_dir))
     return model

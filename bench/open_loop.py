@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from bench import llama_server, load, serving, traffic
 from bench.memory import PeakMemory
 from bench.serving import NGINX_UNLIMITED
+from contracts import GGUF_MODEL
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 REJECTIONS = ("http:503", "http:429", "event:overloaded")
@@ -71,21 +72,23 @@ def llama_server_sender(url: str):
     return send
 
 
-async def drive(send, requests: list[traffic.Request], timeout_s: float) -> list[load.Sample]:
+async def drive(
+    send, requests: list[traffic.Request], timeout_s: float
+) -> list[load.RequestTiming]:
     """Sends each request at its arrival time, however many are still unanswered."""
     origin = time.perf_counter()
 
     def clock() -> float:
         return time.perf_counter() - origin
 
-    async def one(request: traffic.Request) -> load.Sample:
+    async def one(request: traffic.Request) -> load.RequestTiming:
         await asyncio.sleep(max(0.0, request.at - clock()))
         try:
             return await asyncio.wait_for(send(request, clock), timeout_s)
         except TimeoutError:
-            return load.Sample(started=request.at, error="timeout")
+            return load.RequestTiming(started=request.at, error="timeout")
         except (OSError, ValueError, KeyError, asyncio.IncompleteReadError) as error:
-            return load.Sample(started=request.at, error=type(error).__name__)
+            return load.RequestTiming(started=request.at, error=type(error).__name__)
 
     return await asyncio.gather(*(one(request) for request in requests))
 
@@ -98,14 +101,14 @@ def ms_percentiles(values: list[float]) -> dict:
     return {"p50": at(50), "p99": at(99), "count": len(values)}
 
 
-def tpot(sample: load.Sample) -> float | None:
+def tpot(sample: load.RequestTiming) -> float | None:
     """Seconds per output token after the first; None with fewer than two tokens."""
     if sample.tokens < 2:
         return None
     return (sample.finished - sample.first_token) / (sample.tokens - 1)
 
 
-def answered(requests, samples) -> list[tuple[traffic.Request, load.Sample]]:
+def answered(requests, samples) -> list[tuple[traffic.Request, load.RequestTiming]]:
     pairs = zip(requests, samples, strict=True)
     return [(r, s) for r, s in pairs if s.error is None and s.finished is not None]
 
@@ -119,7 +122,7 @@ def tpots_by_kind(done) -> dict[str, list[float]]:
     return kinds
 
 
-def summarise_rate(requests: list[traffic.Request], samples: list[load.Sample]) -> dict:
+def summarise_rate(requests: list[traffic.Request], samples: list[load.RequestTiming]) -> dict:
     """One rate's figures. The span runs from the schedule's start to the last answer, so a
     server that falls behind is charged for the backlog it built."""
     done = answered(requests, samples)
@@ -196,7 +199,7 @@ def rate_plan(
 
 def engine_shape(app_env: dict[str, str]) -> dict:
     """Slots, KV cells and threads of the API's engine under app_env, for llama-server to match."""
-    from api import config
+    from serving import config
 
     settings = config.load(config.from_environment(app_env))
     return {
@@ -211,12 +214,11 @@ def run_llama_server(
 ) -> dict:
     """The same plan against llama-server; skipped, with the reason, where it cannot run.
     build: build the binary when it is not cached (minutes; a smoke run does not)."""
-    from api.engines.llama_engine import MODEL_FILE
     from stack import free_port
 
-    gguf = serving_dir / MODEL_FILE
+    gguf = serving_dir / GGUF_MODEL
     if not gguf.is_file():
-        return {"skipped": f"no {MODEL_FILE} in {serving_dir} (the export writes it)"}
+        return {"skipped": f"no {GGUF_MODEL} in {serving_dir} (the export writes it)"}
     if not (build or llama_server.binary_path().is_file()):
         return {"skipped": "llama-server is not built yet (a full `make bench` builds it)"}
     try:

@@ -1,9 +1,9 @@
 """Where a server process spends its time: py-spy samples it while a level runs.
 
 `py-spy record --nonblocking` reads the stacks without pausing the process, so the measured
-figures are barely touched. Python frames only (py-spy cannot unwind through CTranslate2's
-native threads): time in the engine shows as the Python line that calls it. Idle threads are
-sampled too (`--idle`): the batcher thread waits inside the engine with the GIL released, which
+figures are barely touched. Python frames only (py-spy cannot unwind through the engines' native
+threads): time in the engine shows as the Python line that calls it. Idle threads are sampled
+too (`--idle`): the engine loop's thread waits inside the engine with the GIL released, which
 py-spy would otherwise count as idle. The raw collapsed stacks are kept next to the results; the
 summary gives, per thread, the share of samples in each innermost frame.
 """

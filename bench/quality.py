@@ -36,6 +36,7 @@ import numpy as np
 
 from bench.markdown import table, target
 from bench.models import REPO_ROOT, model_cli
+from contracts import HPARAMS
 
 SPEC = "Gen1:1-2Sa24:25"
 SMOKE_SPEC = "Gen1:1-Gen12:20"
@@ -95,7 +96,7 @@ def nats_per_char(model_dir: Path, val_path: Path) -> dict:
     from model import native_logs, scoring, token_data
 
     tokens = token_data.encode_file(model_dir, val_path, what="validation text")
-    n_ctx = json.loads((model_dir / "hparams.json").read_text())["n_ctx"]
+    n_ctx = json.loads((model_dir / HPARAMS).read_text())["n_ctx"]
     pieces = token_data.windows(tokens, n_ctx=n_ctx)
     # TensorFlow runs in this process: its start-up lines are kept off the console as the
     # model CLI keeps them (the training runs are that CLI).
@@ -133,7 +134,7 @@ def measure(data_dir: Path, case: str, init_flags: tuple, *, minutes: float, smo
     best_dir = run_dir / "best" if record.get("best") else run_dir
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return {
-        "hparams": json.loads((run_dir / "hparams.json").read_text()),
+        "hparams": json.loads((run_dir / HPARAMS).read_text()),
         "steps": record["step"],
         "best_step": (record.get("best") or {}).get("step", record["step"]),
         "stop_reason": record["stop_reason"],

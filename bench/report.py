@@ -141,7 +141,7 @@ def prepare_targets(prepare: dict | None) -> list[dict]:
 
 
 def api_ceiling_targets(api: dict | None) -> list[dict]:
-    """The API-without-HTTP targets (issue 4) that bench/api_ceiling.py measures."""
+    """The API-without-HTTP targets that bench/api_ceiling.py measures."""
     if not api:
         return []
     share = api["targets"]["api_share_of_raw_min"]

@@ -34,7 +34,7 @@ def app_settings(levels: tuple[int, ...]) -> dict[str, str]:
 def one_client(app_env: dict[str, str]) -> dict[str, str]:
     """app_env with the API's per-client cap raised to its overall admission limit: like nginx,
     the API would take the benchmark's one address for a single greedy client."""
-    from api.config import Settings
+    from serving.config import Settings
 
     limit = app_env.get("GHOST_MAX_INFLIGHT", str(Settings.max_inflight))
     return {**app_env, "GHOST_MAX_CLIENT_INFLIGHT": limit}

@@ -49,9 +49,9 @@ def json_path(request: traffic.Request) -> str:
     return open_loop.generate_path(request).replace("stream=true", "stream=false")
 
 
-async def leave_after_first_chunk(host: str, port: int, path: str) -> load.Sample:
+async def leave_after_first_chunk(host: str, port: int, path: str) -> load.RequestTiming:
     """A client that reads the answer's head and first chunk, then hangs up."""
-    sample = load.Sample(started=0.0)
+    sample = load.RequestTiming(started=0.0)
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(load.request_bytes(host, port, path, None))
@@ -63,7 +63,7 @@ async def leave_after_first_chunk(host: str, port: int, path: str) -> load.Sampl
     return sample
 
 
-async def send(index: int, request: traffic.Request, host: str, port: int) -> load.Sample:
+async def send(index: int, request: traffic.Request, host: str, port: int) -> load.RequestTiming:
     path = open_loop.generate_path(request)
     if index % LEAVER_EVERY == LEAVER_EVERY - 1:
         return await leave_after_first_chunk(host, port, path)

@@ -1,4 +1,4 @@
-"""Targets and tables of the open-loop benchmark (issue 12) and the soak (issue 16)."""
+"""Targets and tables of the open-loop benchmark and the soak."""
 
 from bench.markdown import table, target
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from bench import quality
 from bench.markdown import table
 from bench.models import TINY_SHAPE, model_cli, write_corpus
+from contracts import HPARAMS
 from model import sizing
 
 # (init flags, finetune flags, steps) per case; the first step is warm-up and not in the rate.
@@ -58,7 +59,7 @@ def measure_on(
     run_dir = data_dir / "checkpoint" / f"{name}-run"
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     parameters = json.loads((run_dir / "run.json").read_text())["parameters"]
-    hparams = json.loads((data_dir / "models" / name / "hparams.json").read_text())
+    hparams = json.loads((data_dir / "models" / name / HPARAMS).read_text())
     rate = statistics.median(row["tokens_per_s"] for row in rows[1:])
     tokens_per_step = rows[-1]["tokens"] // len(rows)
     return {
@@ -108,7 +109,7 @@ def overfitting(data_dir: Path, prepared: Path) -> dict:
     validated = [row for row in rows if "val_loss" in row]
     best = min(validated, key=lambda row: row["val_loss"])
     return {
-        "hparams": json.loads((run_dir / "hparams.json").read_text()),
+        "hparams": json.loads((run_dir / HPARAMS).read_text()),
         "best_step": best["step"],
         "best_at_s": best["elapsed_s"],
         "best_val_loss": best["val_loss"],

@@ -1,19 +1,11 @@
 """`python -m corpus COMMAND …`: one subcommand per module, each with add_arguments() and run()."""
 
-import argparse
 import importlib
 import sys
 
-from corpus.errors import UsageError
+from cli import OneLineParser, UsageError
 
 COMMANDS = {"prepare": "corpus.prepare"}
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad arguments get the project's one line on stderr (not argparse's usage block), exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message}; see {self.prog} --help\n")
 
 
 def main(argv=None) -> int:

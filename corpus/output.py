@@ -12,8 +12,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from cli import UsageError
 from contracts import DOCUMENT_DELIMITER, PREPARE_STATS, TEST_EXAMPLES, TRAIN_TEXT, VAL_TEXT
-from corpus.errors import UsageError
 
 _AUGMENTED = "augmented.part"  # copies for train, appended after all originals
 

@@ -11,10 +11,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli import UsageError
 from contracts import DOCUMENT_SUFFIX
 from corpus.augment import shuffle_stanzas, stanza_rng
 from corpus.document import CleanedText
-from corpus.errors import UsageError
 from corpus.output import PreparedOutput, check_out_dir
 from corpus.reader import list_documents, read_index
 from corpus.rules import Rule
@@ -35,7 +35,7 @@ def default_workers() -> int:
 
 
 @dataclass(frozen=True)
-class Settings:
+class PrepareSettings:
     in_dir: Path
     out_dir: Path
     profile: str = "plain"
@@ -65,7 +65,7 @@ class Settings:
         }
 
 
-def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> PrepareStats:
+def prepare(settings: PrepareSettings, rules: list[Rule], *, spelling: dict | None) -> PrepareStats:
     names = list_documents(settings.in_dir)
     check_out_dir(settings.out_dir, settings.in_dir)
     # Titles and URLs go into test.jsonl, so only test documents' are held.
@@ -96,7 +96,7 @@ def prepare(settings: Settings, rules: list[Rule], *, spelling: dict | None) -> 
 class _Sorter:
     """Counts each cleaned document and sorts it into its split, or drops it with a reason."""
 
-    settings: Settings
+    settings: PrepareSettings
     stats: PrepareStats
     output: PreparedOutput
     index: dict[str, dict]

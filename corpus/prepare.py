@@ -6,14 +6,14 @@
 import time
 from pathlib import Path
 
+from cli import UsageError
 from corpus.augment import AUGMENTATIONS
-from corpus.errors import UsageError
-from corpus.pipeline import Settings, default_workers, prepare
+from corpus.pipeline import PrepareSettings, default_workers, prepare
 from corpus.profiles import PROFILES, RULE_NAMES, select_rules
 from corpus.spelling import read_table
 from corpus.stats import summary_table
 
-DEFAULTS = Settings(in_dir=Path(), out_dir=Path())
+DEFAULTS = PrepareSettings(in_dir=Path(), out_dir=Path())
 
 
 def add_arguments(parser) -> None:
@@ -62,7 +62,7 @@ def _names(values: list[str]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
-def settings_from(args) -> Settings:
+def settings_from(args) -> PrepareSettings:
     if not (0 <= args.val < 1 and 0 <= args.test < 1 and args.val + args.test < 1):
         raise UsageError("--val and --test are fractions in [0, 1) with val + test < 1")
     if args.min_words < 1:
@@ -74,7 +74,7 @@ def settings_from(args) -> Settings:
         raise UsageError(
             f"unknown --augment {args.augment!r}; valid augmentations: {', '.join(AUGMENTATIONS)}"
         )
-    return Settings(
+    return PrepareSettings(
         in_dir=args.in_dir,
         out_dir=args.out_dir,
         profile=args.profile,

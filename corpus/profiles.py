@@ -4,8 +4,8 @@
 takes one out; either way the rules run in registry order, so a pick cannot reorder them.
 """
 
+from cli import UsageError
 from corpus import rules
-from corpus.errors import UsageError
 from corpus.rules import Rule
 from corpus.spelling import spelling_rule
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli import UsageError
 from contracts import CORPUS_INDEX, DOCUMENT_SUFFIX, parse_index_line
-from corpus.errors import UsageError
 
 READ_BYTES = 1 << 20
 # The first read is small: a 1 MiB read buffer is allocated (and its pages touched) afresh on

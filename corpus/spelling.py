@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from corpus.errors import UsageError
+from cli import UsageError
 
 
 def read_table(path: Path) -> dict[str, str]:

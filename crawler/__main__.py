@@ -6,6 +6,7 @@ import sys
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
+from cli import OneLineParser
 from crawler.console import hide_scrapy_reports
 from crawler.corpus_folder import CorpusFolder
 from crawler.extensions import summary_lines
@@ -15,11 +16,6 @@ from crawler.spiders.genius import GeniusSpider, parse_artists
 
 # Exit codes: 0 done, 1 the crawl failed, 2 bad usage, 130 stopped by Ctrl-C (resumable).
 EXIT_CODES = {"finished": 0, "closespider_itemcount": 0, "shutdown": 130}
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,6 +60,7 @@ RUN apt-get update \
 COPY --from=packages /packages /
 WORKDIR /app
 COPY contracts.py ./
+COPY serving/ serving/
 COPY api/ api/
 COPY docker/uwsgi_probe.py /usr/local/bin/uwsgi_probe.py
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.

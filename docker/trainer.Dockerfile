@@ -62,13 +62,13 @@ RUN apt-get update \
 # Dependencies before code: this (large) layer changes only with the packages stage.
 COPY --from=packages /packages /
 WORKDIR /app
-COPY contracts.py ./
+COPY contracts.py cli.py ./
 COPY crawler/ crawler/
 COPY corpus/ corpus/
 COPY model/ model/
-# The model stage encodes with serving's tokenizer (api/tokenizer.py, which export's parity check
-# compares with gpt-2-simple's encoder); importing it needs no Flask, which this image lacks.
-COPY api/ api/
+# The model stage encodes with the serving core's tokenizer, export's parity check runs its engines
+# and `python -m model sample` its generation path; the core needs no Flask, which this image lacks.
+COPY serving/ serving/
 COPY deploy/pipeline.sh deploy/pipeline.sh
 USER 10001:10001
 # A named volume created from this path inherits its ownership, so the non-root user can write.

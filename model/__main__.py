@@ -1,12 +1,11 @@
 """`python -m model COMMAND …`: one subcommand per module, each with add_arguments() and run()."""
 
-import argparse
 import importlib
 import sys
 
+from cli import OneLineParser, UsageError
 from contracts import ArtifactError
 from model import native_logs
-from model.errors import UsageError
 
 # Subcommand → module. Modules are imported only when chosen, so `--help` and light commands
 # never pay for TensorFlow's import.
@@ -18,13 +17,6 @@ COMMANDS = {
     "export": "model.export",
     "sample": "model.sample",
 }
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad arguments get one line on stderr naming the fix (not argparse's usage block), exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message}; see {self.prog} --help\n")
 
 
 def main(argv=None) -> int:

@@ -10,9 +10,9 @@ import json
 import shutil
 from pathlib import Path
 
+from cli import UsageError
 from contracts import ENCODER, HPARAMS, VOCAB_BPE
 from model import checkpoint_file
-from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 
 FOLDER = "best"

@@ -78,7 +78,7 @@ def _set_linear(spec, weights: dict, scope: str) -> None:
 
 def vocabulary_tokens(model_dir: Path, n_vocab: int) -> list[str]:
     """encoder.json's tokens in id order; an engine's ids must equal the tokenizer's."""
-    encoder = json.loads((model_dir / "encoder.json").read_text(encoding="utf-8"))
+    encoder = json.loads((model_dir / ENCODER).read_text(encoding="utf-8"))
     tokens = sorted(encoder, key=encoder.__getitem__)
     if [encoder[t] for t in tokens] != list(range(n_vocab)) or tokens[-1] != EOS_TOKEN:
         raise ValueError(

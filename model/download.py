@@ -11,9 +11,9 @@ import os
 import time
 from pathlib import Path
 
+from cli import UsageError
 from contracts import CHECKPOINT_INDEX, ENCODER, HPARAMS, VOCAB_BPE
 from model import paths
-from model.errors import UsageError
 
 SIZES = ("124M", "355M", "774M", "1558M")
 FILES = (

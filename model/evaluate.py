@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import UsageError
 from contracts import read_hparams
 from model import best_checkpoint, checkpoint_file, paths, run_record, scoring, token_data
 from model.continuation import continue_prompts
-from model.errors import UsageError
 
 FORMAT = 1
 WORDS = 20

@@ -1,9 +1,10 @@
 """`python -m model export (--run RUN | --base NAME) --out DIR`: a serving folder for the API.
 
-Writes llama.cpp's model file (model.gguf, tokenizer embedded), the tokenizer the API encodes
-with (encoder.json, vocab.bpe), hparams.json and meta.json into a temporary folder beside DIR,
-checks that llama.cpp scores a probe text like TensorFlow does, and only then swaps the folder
-in. A failed check leaves DIR as it was.
+Writes llama.cpp's model file (model.gguf, tokenizer embedded; users also take it to llama.cpp
+and Ollama), ONNX Runtime's (model.onnx), the tokenizer the API encodes with (encoder.json,
+vocab.bpe), hparams.json and meta.json into a temporary folder beside DIR, checks that both
+engines score a probe text like TensorFlow does, and only then swaps the folder in. A failed
+check leaves DIR as it was.
 """
 
 import datetime
@@ -13,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from contracts import ENCODER, HPARAMS, META, VOCAB_BPE, read_hparams
-from model import best_checkpoint, checkpoint_file, gguf_writer, parity, paths
-from model.errors import UsageError
+from cli import UsageError
+from contracts import ENCODER, GGUF_MODEL, HPARAMS, META, ONNX_MODEL, VOCAB_BPE, read_hparams
+from model import best_checkpoint, checkpoint_file, gguf_writer, onnx_writer, parity, paths
 from model.staging import staging_folder, swap_in
 from model.tokenizer import EOS_TOKEN
 
-FORMAT = 2  # 1: CTranslate2 model files; 2: model.gguf
+FORMAT = 3  # 1: CTranslate2 model files; 2: model.gguf; 3: model.gguf + model.onnx
 TOKENIZER_FILES = (ENCODER, VOCAB_BPE, HPARAMS)
 # Measured on the GPT-2-124M shape (random weights; single-thread CPU ms per new token at batch
 # 1 / 32, and mean |Δ log p| against TensorFlow on the probe):
@@ -46,7 +47,14 @@ def add_arguments(parser) -> None:
         "--quantization",
         choices=gguf_writer.WEIGHT_TYPES,
         default=DEFAULT_WEIGHTS,
-        help=f"weight type of the matrices in model.gguf (default {DEFAULT_WEIGHTS})",
+        help=f"weight type of the matrices in model.gguf (default {DEFAULT_WEIGHTS}); f32 also "
+        "writes model.onnx's matrices in f32 (else int8)",
+    )
+    parser.add_argument(
+        "--onnx-kv-type",
+        choices=onnx_writer.KV_TYPES,
+        default=onnx_writer.DEFAULT_KV_TYPE,
+        help=f"KV cell type model.onnx's graph takes (default {onnx_writer.DEFAULT_KV_TYPE})",
     )
 
 
@@ -73,9 +81,14 @@ def build_meta(args, source: Path, quantization_check: dict) -> dict:
         "dataset": dataset if isinstance(dataset, dict) else None,
         # eval.json's headline numbers when evaluate wrote a summary, else the whole file.
         "eval": evaluation.get("summary", evaluation) if isinstance(evaluation, dict) else None,
+        "onnx": {"weights": onnx_weights(args), "kv_type": args.onnx_kv_type},
         "parity": quantization_check,
         "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+
+
+def onnx_weights(args) -> str:
+    return "f32" if args.quantization == "f32" else "int8"
 
 
 def check_out(out: Path) -> None:
@@ -90,17 +103,22 @@ def check_out(out: Path) -> None:
 def write_serving_folder(args, source: Path, staging: Path) -> dict:
     """Converts, checks and describes the model in `staging`; returns the parity result."""
     n_ctx = read_hparams(source)["n_ctx"]
-    served = staging / gguf_writer.MODEL_FILE
+    served = staging / GGUF_MODEL
     gguf_writer.write(source, served, weight_type=args.quantization)
     # The exact check needs f32 weights; a smaller type's rounding is then measured against it.
     float32 = served if args.quantization == "f32" else staging / "f32-check.gguf"
     if float32 != served:
         gguf_writer.write(source, float32, weight_type="f32")
-    result = parity.check(source, float32, served, weights=args.quantization, n_ctx=n_ctx)
+    for name in TOKENIZER_FILES:  # the ONNX check loads the folder as serving does
+        shutil.copyfile(source / name, staging / name)
+    onnx_writer.write(
+        source, staging / ONNX_MODEL, kv_type=args.onnx_kv_type, int8=onnx_weights(args) == "int8"
+    )
+    result = parity.check(
+        source, float32, served, weights=args.quantization, n_ctx=n_ctx, onnx_folder=staging
+    )
     if float32 != served:
         float32.unlink()
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(source / name, staging / name)
     meta = build_meta(args, source, result)
     (staging / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return result

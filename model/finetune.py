@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import UsageError
 from contracts import read_hparams
 from model import (
     best_checkpoint,
@@ -44,7 +45,6 @@ from model import (
     training_log,
     validation,
 )
-from model.errors import UsageError
 
 DEMO = {
     "steps": 2000,

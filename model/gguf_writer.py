@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from contracts import read_hparams
+from contracts import VOCAB_BPE, read_hparams
 from model import conversion
 from model.tokenizer import EOS_TOKEN
 
 # Weight types export can write, for the matrices (see `stored_type`).
 WEIGHT_TYPES = ("q8_0", "q4_0", "bf16", "f16", "f32")
 LAYER_NORM_EPSILON = 1e-5  # GPT-2's (gpt-2-simple's `norm`)
-MODEL_FILE = "model.gguf"
 
 
 def _types(weight_type: str):
@@ -90,7 +89,7 @@ def vocabulary(model_dir: Path, n_vocab: int) -> tuple[list[str], list[int], lis
             kinds.append(gguf.TokenType.UNUSED)
         else:
             kinds.append(gguf.TokenType.NORMAL)
-    lines = (model_dir / "vocab.bpe").read_text(encoding="utf-8").split("\n")
+    lines = (model_dir / VOCAB_BPE).read_text(encoding="utf-8").split("\n")
     merges = [line for line in lines[1:] if line]  # drop the "#version" header
     return tokens, kinds, merges
 

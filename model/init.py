@@ -17,9 +17,9 @@ import shutil
 import time
 from pathlib import Path
 
+from cli import UsageError
 from contracts import HPARAMS
 from model import paths, sizing, tokenizer
-from model.errors import UsageError
 from model.staging import staging_folder, swap_in
 
 # The fine-tuning budget a model is sized for when --minutes is not given: the demo's.

@@ -1,13 +1,15 @@
-"""Export's self-check: llama.cpp must score a probe text as TensorFlow does.
+"""Export's self-check: llama.cpp and ONNX Runtime must score a probe text as TensorFlow does.
 
 TensorFlow on the gpt-2-simple checkpoint is the reference. An f32 GGUF must agree within
 FLOAT32_TOLERANCE nats per token, which only an exact weight mapping achieves (a transposed or
 misplaced matrix is off by whole nats). Smaller weight types round, so their difference is
-measured and reported, and only a difference no rounding explains fails the export.
+measured and reported, and only a difference no rounding explains fails the export. model.onnx
+is scored by the ONNX engine itself (serving/engines/onnx_engine.py), one token per step, and
+must stay within ONNX_MEAN_LIMIT on average.
 
 The probe's ids are gpt-2-simple's encoder's: GPT-2's reference encoder, the one the checkpoint's
 own sampling and scoring use. Two tokenizers must split the probe into the same ids: serving's
-(api/tokenizer.py: the API encodes prompts and decodes answers with it, and training encodes its
+(serving/tokenizer.py: the API encodes prompts and decodes answers with it, and training encodes its
 dataset with the same construction, model.tokenizer.load_fast_tokenizer) and the GGUF's embedded
 one (llama.cpp's own tools, llama-server, tokenize with it).
 """
@@ -18,8 +20,8 @@ import sys
 
 import numpy as np
 
-from api.tokenizer import Tokenizer as ServingTokenizer
 from model import scoring
+from serving.tokenizer import Tokenizer as ServingTokenizer
 
 # llama.cpp (ggml's CPU backend) computes GELU through a table indexed by the input rounded to
 # f16, and its result is f16 too: measured 1e-4 nats at most on the tiny test model and 3e-3 on
@@ -30,6 +32,9 @@ FLOAT32_TOLERANCE = 0.02
 # nat on average means the model is broken, not rounded.
 GGML_LOG_LEVEL_ERROR = 4  # ggml.h's; llama_cpp exports no constant for it
 QUANTIZED_MEAN_LIMIT = 0.5
+# model.onnx (int8 matmuls, f16 KV cells) within a fiftieth of a nat per token of TensorFlow on
+# average: twice q8_0's rounding, well below what changes which words the model prefers.
+ONNX_MEAN_LIMIT = 0.02
 # Words, digits, punctuation, accents, an emoji and newlines: every pre-tokenizer branch.
 PROBE_TEXT = (
     "The ferry left the harbour at 6:45, an hour late. Nobody on board seemed to mind.\n\n"
@@ -139,9 +144,27 @@ def llama_scores(model_file, ids: list[int]) -> np.ndarray:
         ll.llama_model_free(model)
 
 
-def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dict:
+def onnx_scores(folder, ids: list[int]) -> np.ndarray:
+    """log p(ids[i] | ids[:i]) for i = 1..len-1 from the ONNX engine's own forward pass on the
+    serving folder, one token per step (the decode path every served token takes)."""
+    from serving.engines.onnx_engine import OnnxEngine
+
+    engine = OnnxEngine(folder, max_slots=1, kv_tokens=len(ids), threads=os.cpu_count() or 1)
+    try:
+        engine.open(0, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+        scores = np.empty(len(ids) - 1, dtype=np.float32)
+        for position in range(len(ids) - 1):
+            row = engine.next_logits(0, [ids[position]]).astype(np.float64)
+            top = row.max()
+            scores[position] = row[ids[position + 1]] - top - np.log(np.exp(row - top).sum())
+        return scores
+    finally:
+        engine.close()
+
+
+def check(source, float32_file, served_file, *, weights: str, n_ctx: int, onnx_folder=None) -> dict:
     """Checks the tokenizers on the probe, then scores it with TensorFlow (from `source`), the
-    f32 GGUF and the served GGUF."""
+    f32 GGUF, the served GGUF and, given its serving folder, model.onnx."""
     ids = reference_ids(source)
     serving_error = serving_tokenizer_error(source, ids)
     gguf_tokenizer_match = gguf_tokenizer_ids(float32_file, PROBE_TEXT) == ids
@@ -169,6 +192,12 @@ def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dic
         result["weights_max_abs_diff"] = float(served_diff.max())
         result["weights_mean_limit"] = QUANTIZED_MEAN_LIMIT
         passed = passed and result["weights_mean_abs_diff"] <= QUANTIZED_MEAN_LIMIT
+    if onnx_folder is not None:
+        onnx_diff = np.abs(onnx_scores(onnx_folder, ids) - reference)
+        result["onnx_mean_abs_diff"] = float(onnx_diff.mean())
+        result["onnx_max_abs_diff"] = float(onnx_diff.max())
+        result["onnx_mean_limit"] = ONNX_MEAN_LIMIT
+        passed = passed and result["onnx_mean_abs_diff"] <= ONNX_MEAN_LIMIT
     result["passed"] = bool(passed)
     return result
 
@@ -176,7 +205,7 @@ def check(source, float32_file, served_file, *, weights: str, n_ctx: int) -> dic
 def describe(result: dict) -> str:
     if not result["serving_tokenizer_match"]:
         return (
-            "parity check failed: the serving tokenizer (api/tokenizer.py) "
+            "parity check failed: the serving tokenizer (serving/tokenizer.py) "
             f"{result['serving_tokenizer_error']}"
         )
     if not result["gguf_tokenizer_match"]:
@@ -187,4 +216,9 @@ def describe(result: dict) -> str:
     )
     if "weights_mean_abs_diff" in result:
         text += f", {result['weights']} mean |Δ log p| {result['weights_mean_abs_diff']:.2e}"
+    if "onnx_mean_abs_diff" in result:
+        text += (
+            f", model.onnx mean |Δ log p| {result['onnx_mean_abs_diff']:.2e} "
+            f"(limit {result['onnx_mean_limit']:g})"
+        )
     return ("parity ok: " if result["passed"] else "parity check failed: ") + text

@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
+from cli import UsageError
 from contracts import HPARAMS
-from model.errors import UsageError
 
 
 def data_dir() -> Path:

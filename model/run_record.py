@@ -18,7 +18,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from model.errors import UsageError
+from cli import UsageError
 
 FORMAT = 1
 FILE_NAME = "run.json"

@@ -1,10 +1,10 @@
 """`python -m model sample --run RUN | --model SERVING_DIR [--prefix … --length … --seed …]`.
 
-Prints samples the way the API would serve them, because it *is* the API's generation path:
-the request parser checks the settings (same ranges, same messages), and the scheduler, the
+Prints samples the way the API would serve them, because it runs the serving core's generate
+entry as the API does: the same ranges and messages for the settings, and the scheduler, the
 engine, the sampler (banned filler ids, per-sample seeds) and the text stream (end token, hidden
-`<|endoftext|>` stop for checkpoints trained before it was one id) do the rest. No HTTP: the
-pieces are put together here as the app's registry would.
+`<|endoftext|>` stop for checkpoints trained before it was one id). No HTTP and no Flask: it runs
+in the trainer image.
 
 - `--run RUN`: a fine-tuned checkpoint, through the TensorFlow reference engine; --checkpoint
   best (default: lowest validation loss, else the latest) or latest.
@@ -14,11 +14,11 @@ pieces are put together here as the app's registry would.
 import argparse
 from pathlib import Path
 
+from cli import UsageError
 from contracts import META
 from model import best_checkpoint, paths
-from model.errors import UsageError
 
-SETTINGS = {  # flag → (type, default); defaults are the API's own (api.request_parsing)
+SETTINGS = {  # flag → (type, default); None: the core's own (serving.sampling_params)
     "prefix": (str, ""),
     "length": (int, None),
     "temperature": (float, None),
@@ -59,76 +59,69 @@ def model_folder(args) -> tuple[Path, str, str]:
     return args.model, "llama", f"serving folder {args.model}"
 
 
-def api_error(error) -> UsageError:
-    """The API's error for a parameter, as a CLI error naming the flag."""
+def usage_error(error) -> UsageError:
+    """The serving core's error for a parameter, as a CLI error naming the flag."""
     flag = f"--{error.param.replace('_', '-')}: " if error.param else ""
     return UsageError(flag + error.message)
 
 
-def parse_request(folder: Path, settings, asked: dict):
-    """The request as /generate parses it: the same ranges and messages, checked before loading."""
-    from api import request_parsing
-    from api.errors import ApiError
-    from contracts import read_hparams
+def checked_params(asked: dict):
+    """The settings as the API checks them (the core's ranges and messages), before loading."""
+    from serving.errors import ServingError
+    from serving.sampling_params import SamplingParams, check_ranges, engine_safe
 
-    bounds = request_parsing.RequestBounds(
-        max_length=settings.max_length,
-        max_prefix_chars=settings.max_prefix_chars,
-        max_vocab=read_hparams(folder)["n_vocab"],
-        models=(folder.name,),
-    )
+    params = SamplingParams(**{name: value for name, value in asked.items() if name != "prefix"})
     try:
-        return request_parsing.parse(asked, bounds=bounds, query=False)
-    except ApiError as error:
-        raise api_error(error) from None
+        check_ranges(params)
+    except ServingError as error:
+        raise usage_error(error) from None
+    return engine_safe(params)
 
 
 def load(folder: Path, settings):
-    """The model as the API's registry loads it: engine, tokenizer, scheduler."""
-    from api import engines
-    from api.registry import ServedModel
-    from api.scheduler import Scheduler
-    from api.tokenizer import Tokenizer
+    """The model as the serving registry loads it: engine, tokenizer, scheduler."""
+    from serving import engines
+    from serving.registry import ServedModel
+    from serving.scheduler import Scheduler
+    from serving.tokenizer import Tokenizer
 
     engine = engines.load(settings, folder)
     scheduler = Scheduler(engine, prefill_chunk=settings.prefill_chunk)
     return ServedModel(folder.name, folder, engine, Tokenizer(folder), scheduler)
 
 
-def generate(model, settings, request) -> list:
-    """The request's samples, made as /generate makes them."""
-    from api import generation
-    from api.admission import Admission
-    from api.errors import ApiError
-    from api.metrics import Metrics
-    from api.pacing import StreamPacer
+def generate(model, settings, prefix: str, params) -> list:
+    """The request's samples, made by the serving core's generate entry as the API makes them."""
+    from serving import generation
+    from serving.admission import Admission
+    from serving.errors import ServingError
+    from serving.pacing import StreamPacer
 
-    limits = generation.Limits(
+    policy = generation.GenerationPolicy(
         admission=Admission(settings.max_inflight, settings.max_inflight),
         max_queue_wait=settings.max_queue_wait,
         max_length=settings.max_length,
         max_request_s=settings.max_request_s,
-        retry_after_s=settings.retry_after_s,
         pacer=StreamPacer(0),
     )
     try:
-        return generation.begin(model, request, limits=limits, metrics=Metrics()).complete()
-    except ApiError as error:
-        raise api_error(error) from None
+        return generation.begin(model, prefix, params, policy=policy, live=False).complete()
+    except ServingError as error:
+        raise usage_error(error) from None
 
 
 def run(args) -> int:
-    from api import config
+    from serving import config
 
     folder, engine_name, what = model_folder(args)
     asked = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
+    params = checked_params(asked)
     slots = max(1, min(args.nsamples, MAX_SLOTS))
     settings = config.load({"models_dir": folder.parent, "engine": engine_name, "max_slots": slots})
-    request = parse_request(folder, settings, asked)
     print(f"sampling {what}", flush=True)
     model = load(folder, settings)
     try:
-        samples = generate(model, settings, request)
+        samples = generate(model, settings, args.prefix, params)
     finally:
         model.scheduler.close()
         model.engine.close()

@@ -15,18 +15,14 @@ model memorised the text within minutes. Two limits decide:
 - The context stays N_CTX: the demo's documents are ~400 tokens, and at these widths a shorter
   context saves little time per token.
 
-Measured with this rule (bench/training.py's `overfitting`, 2026-11-30, on a machine loaded ~10x,
-so about a quarter of a quiet machine's steps): the demo corpus (57.6 KB train, 1.6 KB val) gets
-2 x 128 with 900 ids; in 4 minutes (260 steps) validation loss fell 5.73 → 4.52 by step 200 and
-then stayed flat while training loss fell on to 3.49: the start of memorising, which the best
-checkpoint and early stop catch. The former 4 x 256 default rose 7.93 → 8.49 there.
+How the rule does is measured by `make bench`'s quality section and `python -m bench.training`
+(the README names the runs).
 """
 
 # (n_layer, n_embd, n_head, seconds per update on 2 quiet CPU cores at batch 8 x 256 with a
-# ~2000-id vocabulary), smallest first. Source: bench/training.py's shape sweep, taken on a
-# machine loaded ~4.5x (load average ~10 on 2 cores) and scaled by the ratio to the quiet figure
-# the issue measured for 4 x 256 / 8000 ids (0.6 s); the bigger rungs are scaled by their
-# multiply-adds. Rough: rerun `python -m bench.training --sweep` on a quiet machine.
+# ~2000-id vocabulary), smallest first. Source: bench/training.py's shape sweep, scaled to a quiet
+# machine by the 4 x 256 / 8000-id figure; the bigger rungs by their multiply-adds. Rough: rerun
+# `python -m bench.training --sweep` on a quiet machine.
 LADDER = (
     (2, 64, 2, 0.06),
     (2, 128, 4, 0.11),

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import UsageError
 from model import tokenizer
-from model.errors import UsageError
 
 
 def sha256_file(path: Path) -> str:

@@ -17,8 +17,8 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api.tokenizer import load_fast_tokenizer as load_fast_tokenizer  # noqa: F401 (re-exported)
-from contracts import EOS_TOKEN
+from contracts import ENCODER, EOS_TOKEN, VOCAB_BPE
+from serving.tokenizer import load_fast_tokenizer as load_fast_tokenizer  # noqa: F401 (re-exported)
 
 # load_fast_tokenizer(folder): the `tokenizers.Tokenizer` of encoder.json + vocab.bpe, encoding
 # exactly like gpt-2-simple's encoder (no special tokens: only `encode_documents` turns
@@ -134,9 +134,9 @@ def build_vocab(merges: list[tuple[str, str]], *, pad_to: int | None = None) -> 
 
 def write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[tuple[str, str]]) -> None:
     """Writes encoder.json and vocab.bpe into `folder`."""
-    (folder / "encoder.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / ENCODER).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     lines = ["#version: 0.2", *(f"{left} {right}" for left, right in merges)]
-    (folder / "vocab.bpe").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / VOCAB_BPE).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def train_tokenizer(corpus: Path, folder: Path, *, n_vocab: int, exact: bool = False) -> dict:

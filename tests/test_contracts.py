@@ -141,11 +141,11 @@ def test_stages_take_the_formats_from_contracts(stage):
 
 
 def test_stages_hold_the_shared_objects():
-    from api import tokenizer as api_tokenizer
     from corpus import output, reader, rules
     from crawler import corpus_folder
     from model import checkpoint_file, continuation
     from model import tokenizer as model_tokenizer
+    from serving import tokenizer as api_tokenizer
 
     for module in (rules, model_tokenizer, continuation, api_tokenizer):
         assert module.EOS_TOKEN is contracts.EOS_TOKEN, module.__name__

@@ -6,10 +6,10 @@ from flask import Blueprint, jsonify, request
 
 from api import sse
 from api.errors import invalid
-from api.generation import Generation, begin
 from api.request_parsing import parse
-from api.routes.request_input import bounds, client, json_object, query_values
-from api.service import current
+from api.routes.generation_start import start
+from api.routes.request_input import json_object, query_values, request_bounds
+from serving.generation import Generation
 
 log = logging.getLogger(__name__)
 bp = Blueprint("generate", __name__)
@@ -17,16 +17,13 @@ bp = Blueprint("generate", __name__)
 
 @bp.route("/generate", methods=["GET", "POST"])
 def generate():
-    service = current()
     query = request.method == "GET"
     if not query and request.args:
         name = next(iter(request.args))
         raise invalid(f"POST takes its parameters in the JSON body, not the query ({name})", name)
     raw = query_values(request.args) if query else json_object()
-    parsed = parse(raw, bounds=bounds(), query=query)
-    model = service.registry.get(parsed.model)
-    run = begin(model, parsed, limits=service.limits, metrics=service.metrics, client=client())
-    run.wait_started()
+    parsed = parse(raw, bounds=request_bounds(), query=query)
+    model, run = start(parsed)
     if parsed.stream:
         return sse.response(_events(run), on_close=run.close)
     samples = run.complete()
@@ -46,8 +43,8 @@ def _events(run: Generation):
     event. A stream that ends with neither was cut (the worker died): clients must treat it
     as failed."""
     try:
-        for sample, text in run.chunks():
-            yield sse.event({"index": sample, "text": text})
+        for index, text in run.chunks():
+            yield sse.event({"index": index, "text": text})
     except Exception as error:
         log.exception("generation failed while streaming")
         yield sse.error_event(error)

@@ -13,10 +13,11 @@ from flask import Blueprint, jsonify
 
 from api import sse
 from api.errors import invalid
-from api.generation import Generation, begin
 from api.request_parsing import GenerationRequest, Spelling, parse
-from api.routes.request_input import bounds, client, json_object, model_limits
+from api.routes.generation_start import start
+from api.routes.request_input import json_object, model_bounds, request_bounds
 from api.service import current
+from serving.generation import Generation
 
 log = logging.getLogger(__name__)
 bp = Blueprint("openai", __name__, url_prefix="/v1")
@@ -68,7 +69,7 @@ def completion_args(body: dict) -> tuple[GenerationRequest, bool]:
         if len(prompts) != 1 or not isinstance(prompts[0], str):
             raise invalid("prompt must be a string (or a list of exactly one string)", "prompt")
         body["prompt"] = prompts[0]
-    return parse(body, bounds=bounds(), spelling=SPELLING, query=False), include_usage
+    return parse(body, bounds=request_bounds(), spelling=SPELLING, query=False), include_usage
 
 
 def _stream_options(options) -> bool:
@@ -88,11 +89,8 @@ def _same_json(a, b) -> bool:
 
 @bp.post("/completions")
 def completions():
-    service = current()
     parsed, include_usage = completion_args(json_object())
-    model = service.registry.get(parsed.model)
-    run = begin(model, parsed, limits=service.limits, metrics=service.metrics, client=client())
-    run.wait_started()
+    model, run = start(parsed)
     head = {
         "id": f"cmpl-{uuid.uuid4().hex}",
         "object": "text_completion",
@@ -120,8 +118,8 @@ def _chunks(run: Generation, head: dict, include_usage: bool):
         return sse.event({**head, "choices": [choice]})
 
     try:
-        for sample, text in run.chunks():
-            yield chunk(sample, text)
+        for index, text in run.chunks():
+            yield chunk(index, text)
     except Exception as error:
         log.exception("completion failed while streaming")
         yield sse.error_event(error)
@@ -142,7 +140,7 @@ def models():
             "object": "model",
             "created": int(folder.stat().st_mtime),
             "owned_by": "ghostwriter",
-            **model_limits(name),
+            **model_bounds(name),
         }
         for name, folder in registry.folders.items()
     ]

@@ -1,11 +1,13 @@
-"""What the generation routes read from a request: its parameters, its client, the bounds."""
+"""What the generation routes read from a request (its parameters, its client) and the bounds
+they check it against."""
 
 from flask import current_app, request
 
 from api.errors import ApiError, invalid
 from api.json_body import json_body
-from api.request_parsing import RequestBounds, longest_length
+from api.request_parsing import RequestBounds
 from api.service import current
+from serving.fit import longest_length
 
 REPEATABLE = {"stop"}  # GET /generate?stop=a&stop=b
 _BOUNDS = "ghostwriter.request_bounds"
@@ -49,8 +51,8 @@ def client() -> str:
     return request.remote_addr or "unknown"
 
 
-def model_limits(name: str) -> dict:
-    """One model's limits as /models, /v1/models and /info report them."""
+def model_bounds(name: str) -> dict:
+    """One model's bounds as /models, /v1/models and /info report them."""
     service = current()
     described = service.registry.describe(name)
     n_ctx, n_vocab = described["n_ctx"], described["n_vocab"]
@@ -60,16 +62,18 @@ def model_limits(name: str) -> dict:
     return {"n_ctx": n_ctx, "n_vocab": n_vocab, "max_length": max_length}
 
 
-def bounds() -> RequestBounds:
-    """The limits across every served model, computed once per app from the model folders."""
+def request_bounds() -> RequestBounds:
+    """The bounds across every served model, computed once per app from the model folders."""
     if _BOUNDS not in current_app.extensions:
         service = current()
         names = tuple(service.registry.folders)
-        limits = [model_limits(name) for name in names]
+        per_model = [model_bounds(name) for name in names]
         current_app.extensions[_BOUNDS] = RequestBounds(
-            max_length=max((m["max_length"] for m in limits), default=service.settings.max_length),
+            max_length=max(
+                (m["max_length"] for m in per_model), default=service.settings.max_length
+            ),
             max_prefix_chars=service.settings.max_prefix_chars,
-            max_vocab=max((m["n_vocab"] or 0 for m in limits), default=0) or None,
+            max_vocab=max((m["n_vocab"] or 0 for m in per_model), default=0) or None,
             models=names,
         )
     return current_app.extensions[_BOUNDS]

@@ -9,9 +9,9 @@ from flask import Blueprint, Response, jsonify
 
 from api.errors import ApiError
 from api.openapi import document
-from api.request_parsing import MAX_NSAMPLES, MAX_STOPS
-from api.routes.request_input import bounds, model_limits
+from api.routes.request_input import model_bounds, request_bounds
 from api.service import current
+from serving.sampling_params import MAX_NSAMPLES, MAX_STOPS
 
 bp = Blueprint("service", __name__)
 
@@ -19,7 +19,7 @@ bp = Blueprint("service", __name__)
 def _public_model(name: str) -> dict:
     described = current().registry.describe(name)
     public = ("name", "ready", "quantization", "base", "step", "eval", "exported_at")
-    return {**{key: described[key] for key in public}, **model_limits(name)}
+    return {**{key: described[key] for key in public}, **model_bounds(name)}
 
 
 @bp.get("/models")
@@ -37,10 +37,10 @@ def info():
     return jsonify(
         engine=settings.engine,
         model=registry.default,
-        models={name: model_limits(name) for name in registry.folders},
+        models={name: model_bounds(name) for name in registry.folders},
         ready=registry.ready.is_set(),
         limits={
-            "max_length": bounds().max_length,
+            "max_length": request_bounds().max_length,
             "max_prefix_chars": settings.max_prefix_chars,
             "max_nsamples": MAX_NSAMPLES,
             "max_stops": MAX_STOPS,
@@ -61,7 +61,7 @@ def readyz():
     registry = service.registry
     registry.start_loading()
     if not registry.ready.is_set():
-        service.metrics.rejected.labels("not_ready").inc()
+        service.metrics.rejected("not_ready")
         raise ApiError(
             registry.not_ready_reason(),
             type="not_ready",
@@ -78,4 +78,4 @@ def metrics():
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document(bounds()))
+    return jsonify(document(request_bounds()))

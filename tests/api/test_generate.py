@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from api.engines.llama_engine import LlamaEngine
+from serving.engines.llama_engine import LlamaEngine
 from tests.api.conftest import service
 
 

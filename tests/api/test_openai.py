@@ -50,8 +50,11 @@ def test_n_seed_and_stop(openai_client):
         )
 
     first, again = create(), create()
-    assert [c.text for c in first.choices] == [c.text for c in again.choices]
+    texts = [c.text for c in first.choices]
+    assert texts == [c.text for c in again.choices]
     assert [c.index for c in first.choices] == [0, 1, 2]
+    assert any(texts) and not any("\n\n" in text for text in texts), texts
+    assert first.usage.completion_tokens >= 1
     assert all(c.finish_reason in {"stop", "length"} for c in first.choices)
 
 
@@ -109,7 +112,11 @@ def test_errors_reach_the_client_in_openai_shape(openai_client, kwargs, param):
 
 
 def test_prompt_list_of_one(openai_client):
-    completion = openai_client.completions.create(
-        model="tiny", prompt=["Hi"], max_tokens=2, temperature=0
+    kwargs = {"model": "tiny", "max_tokens": 4, "temperature": 0}
+    completion = openai_client.completions.create(prompt=["Hi"], **kwargs)
+    [choice] = completion.choices
+    assert (
+        choice.text
+        and choice.text == openai_client.completions.create(prompt="Hi", **kwargs).choices[0].text
     )
-    assert len(completion.choices) == 1
+    assert completion.usage.prompt_tokens >= 1

@@ -3,16 +3,8 @@
 import pytest
 
 from api.errors import ApiError
-from api.request_parsing import (
-    FLOAT32_TINY,
-    NATIVE,
-    GenerationRequest,
-    RequestBounds,
-    SamplingParams,
-    Spelling,
-    check_fits_model,
-    parse,
-)
+from api.request_parsing import NATIVE, GenerationRequest, RequestBounds, Spelling, parse
+from serving.sampling_params import FLOAT32_TINY, SamplingParams
 
 BOUNDS = RequestBounds(max_length=50, max_prefix_chars=100, max_vocab=512, models=("tiny",))
 
@@ -134,28 +126,3 @@ def test_a_spelling_maps_names_and_defaults_and_errors_use_its_names():
     assert request.prefix == "Ash" and request.params.length == 16
     assert rejected({"max_tokens": 0}, spelling=spelling).param == "max_tokens"
     assert rejected({"prefix": "Ash"}, spelling=spelling).param == "prefix"  # not its name
-
-
-@pytest.mark.parametrize(
-    ("params", "prompt_tokens", "param"),
-    [
-        (SamplingParams(length=29), 100, "length"),  # context 128 - 100 = 28 left
-        (SamplingParams(length=1), 128, "prefix"),  # no room at all
-        (SamplingParams(length=51), 1, "length"),  # configured max 50
-        (SamplingParams(top_k=513), 1, "top_k"),  # beyond the vocabulary
-    ],
-)
-def test_model_dependent_limits(params, prompt_tokens, param):
-    spelling = Spelling({"prompt": "prefix", "max_tokens": "length", "top_k": "top_k"})
-    request = GenerationRequest("", None, False, params, spelling)
-    with pytest.raises(ApiError) as caught:
-        check_fits_model(
-            request, prompt_tokens=prompt_tokens, n_ctx=128, n_vocab=512, max_length=50
-        )
-    outside = {"length": "max_tokens", "prefix": "prompt"}.get(param, param)
-    assert caught.value.param == outside and outside in caught.value.message
-
-
-def test_model_dependent_limits_accept_the_edges():
-    request = GenerationRequest("", None, False, SamplingParams(length=28, top_k=512))
-    check_fits_model(request, prompt_tokens=100, n_ctx=128, n_vocab=512, max_length=50)

@@ -7,8 +7,9 @@ import threading
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api import create_app, registry
+from api import create_app
 from api.request_parsing import NATIVE_NAMES
+from serving import registry
 from tests.api.conftest import LOAD_TIMEOUT_S, service, settings_for
 
 ROUTES = {
@@ -145,16 +146,22 @@ def test_hostile_json_bodies_are_400s(client, path, body, says):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "greedy"),
     [
-        {"prefix": "Ash", "length": 2, "top_p": 1e-320},  # clamped to float32's smallest normal
-        {"prefix": "Ash", "length": 2, "temperature": 1e-300},  # greedy
-        {"prefix": "Ash", "length": 2, "model": None, "seed": None, "stop": None},
+        # Clamped to float32's smallest normal: only the likeliest token is kept, as greedy.
+        ({"prefix": "Ash", "length": 4, "top_p": 1e-320, "seed": 3}, True),
+        ({"prefix": "Ash", "length": 4, "temperature": 1e-300, "seed": 3}, True),  # greedy
+        ({"prefix": "Ash", "length": 4, "model": None, "seed": None, "stop": None}, False),
     ],
 )
-def test_edge_values_the_schema_allows_are_served(client, body):
+def test_edge_values_the_schema_allows_are_served(client, body, greedy):
     response = client.post("/generate", json=body)
     assert response.status_code == 200, response.get_json()
+    [sample] = response.get_json()["samples"]
+    assert sample["tokens"] >= 1 and sample["text"], sample
+    if greedy:
+        plain = client.post("/generate", json={"prefix": "Ash", "length": 4, "temperature": 0})
+        assert sample["text"] == plain.get_json()["samples"][0]["text"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from bench.load import Sample, one_request, percentile, record_events, summarise
+from bench.load import RequestTiming, one_request, percentile, record_events, summarise
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ def test_percentile_is_nearest_rank(values, q, expected):
 
 
 def test_events_count_tokens_and_the_final_usage_is_authoritative():
-    sample = Sample(started=0.0)
+    sample = RequestTiming(started=0.0)
     events = 'data: {"text": "a"}\n\ndata: {"text": "b", "tokens": 2}\n\nda'
     rest = record_events(sample, events, 0.1)
     assert rest == "da"
@@ -37,20 +37,20 @@ def test_events_count_tokens_and_the_final_usage_is_authoritative():
 
 
 def test_an_error_event_marks_the_request_failed():
-    sample = Sample(started=0.0)
+    sample = RequestTiming(started=0.0)
     record_events(sample, 'data: {"error": {"type": "overloaded", "message": "busy"}}\n\n', 0.1)
     assert sample.error == "event:overloaded"
 
 
 def finished(started, first, end, tokens):
-    return Sample(started, first, end, tokens, arrivals=[(first, tokens - 1), (end, 1)])
+    return RequestTiming(started, first, end, tokens, arrivals=[(first, tokens - 1), (end, 1)])
 
 
 def test_streaming_summary_counts_only_tokens_that_arrived_inside_the_window():
     samples = [
         finished(0.0, 0.1, 1.0, 10),
         finished(1.0, 1.1, 2.5, 10),  # straddles the 2 s window: 9 tokens count
-        Sample(0.5, error="http:503"),
+        RequestTiming(0.5, error="http:503"),
     ]
     summary = summarise(samples, concurrency=2, window_s=2.0, stream=True)
     assert summary["tokens"] == 19

@@ -47,7 +47,7 @@ def test_llama_server_body_samples_as_the_api_does():
 
 
 def test_llama_server_events_carry_the_tokens_generated_so_far():
-    sample = load.Sample(started=0.0)
+    sample = load.RequestTiming(started=0.0)
     text = 'data: {"content": "The", "stop": false, "tokens_predicted": 1}\n\n'
     text += 'data: {"content": "", "stop": false, "tokens_predicted": 2}\n\n'
     load.record_events(sample, text, 0.5, llama_server.event_tokens)
@@ -58,7 +58,7 @@ def test_llama_server_events_carry_the_tokens_generated_so_far():
 
 
 def answered(started, first, finished, tokens):
-    return load.Sample(started, first, finished, tokens, arrivals=[(first, tokens)])
+    return load.RequestTiming(started, first, finished, tokens, arrivals=[(first, tokens)])
 
 
 def test_rate_summary_charges_the_backlog_and_splits_seeded_requests():
@@ -66,8 +66,8 @@ def test_rate_summary_charges_the_backlog_and_splits_seeded_requests():
     samples = [
         answered(0.0, 0.1, 1.1, 11),  # 100 ms per token after the first
         answered(0.5, 0.7, 2.7, 11),  # seeded: 200 ms per token
-        load.Sample(1.0, error="http:503"),
-        load.Sample(1.5, error="timeout"),
+        load.RequestTiming(1.0, error="http:503"),
+        load.RequestTiming(1.5, error="timeout"),
     ]
     row = open_loop.summarise_rate(requests, samples)
     assert (row["requests"], row["completed"], row["rejected"], row["errors"]) == (4, 2, 1, 2)
@@ -85,7 +85,7 @@ def test_rate_summary_charges_the_backlog_and_splits_seeded_requests():
 
 
 def test_a_rate_with_no_answer_serves_nothing():
-    row = open_loop.summarise_rate([request()], [load.Sample(0.0, error="http:503")])
+    row = open_loop.summarise_rate([request()], [load.RequestTiming(0.0, error="http:503")])
     assert (row["tokens_per_s"], row["seconds"], row["ttft_ms"]["p50"]) == (0.0, None, None)
 
 

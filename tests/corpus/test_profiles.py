@@ -2,7 +2,7 @@
 
 import pytest
 
-from corpus.errors import UsageError
+from cli import UsageError
 from corpus.profiles import PROFILES, RULE_NAMES, select_rules
 
 

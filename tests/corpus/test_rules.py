@@ -2,8 +2,8 @@
 
 import pytest
 
+from cli import UsageError
 from corpus import rules
-from corpus.errors import UsageError
 from corpus.spelling import read_table, spelling_rule
 
 TABLES = {

@@ -5,11 +5,11 @@ from collections import Counter
 
 import pytest
 
+from cli import UsageError
 from corpus import reader
 from corpus.augment import shuffle_stanzas
 from corpus.cleaning import Cleaner, RuleChanges
 from corpus.document import DocumentBuilder, split_ending
-from corpus.errors import UsageError
 from corpus.profiles import select_rules
 from corpus.reader import BinaryDocument, Decoding, read_text, safe_chunks, safe_cut
 from corpus.split import assign_split

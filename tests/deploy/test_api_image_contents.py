@@ -96,11 +96,12 @@ def serve_modules() -> set[str]:
     return provided
 
 
-def test_the_api_image_copies_the_whole_api_package_and_the_contracts():
+def test_the_api_image_copies_the_api_and_serving_packages_and_the_contracts():
     copies = [
         i["value"] for i in parse_dockerfile(DOCKERFILES["api"]) if i["instruction"] == "COPY"
     ]
     assert "api/ api/" in copies
+    assert "serving/ serving/" in copies
     assert "contracts.py ./" in copies
 
 
@@ -116,8 +117,8 @@ def test_importing_the_wsgi_app_needs_only_what_the_image_installs():
         if third_party:
             outside[module] = sorted(third_party)
     assert outside == {}, "add these to the serve extra, or import them only where needed"
-    # Everything the app loads is code the image copies: api/ and contracts.py.
-    assert {module.split(".")[0] for module in modules} == {"api", "contracts"}
+    # Everything the app loads is code the image copies: api/, serving/ and contracts.py.
+    assert {module.split(".")[0] for module in modules} == {"api", "serving", "contracts"}
 
 
 def test_training_packages_stay_out_of_the_serve_extra():
@@ -129,9 +130,9 @@ def test_training_packages_stay_out_of_the_serve_extra():
 def test_the_import_walk_sees_eager_and_skips_lazy_imports(tmp_path):
     # The check above is live: a module-level TensorFlow import is reported, a lazy one is not.
     eager = tmp_path / "eager.py"
-    eager.write_text("import tensorflow as tf\nfrom api.engines import base\n")
+    eager.write_text("import tensorflow as tf\nfrom serving.engines import base\n")
     lazy = tmp_path / "lazy.py"
     lazy.write_text("def load():\n    import tensorflow as tf\n    return tf\n")
-    assert module_level_imports(eager) == {"tensorflow", "api.engines", "api.engines.base"}
+    assert module_level_imports(eager) == {"tensorflow", "serving.engines", "serving.engines.base"}
     assert module_level_imports(lazy) == set()
-    assert "api.engines.tensorflow_engine" not in loaded_at_import(wsgi_entry_module())
+    assert "serving.engines.tensorflow_engine" not in loaded_at_import(wsgi_entry_module())

@@ -1,5 +1,5 @@
 """Every port, path and variable the containers and manifests name matches the native stack's files:
-nginx/defaults.env and the site template, api/uwsgi.ini, api/config.py, the native runner."""
+nginx/defaults.env and the site template, api/uwsgi.ini, serving/config.py, the native runner."""
 
 import configparser
 import re
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import stack as native_stack
-from api import config
+from serving import config
 from tests.deploy.deploy_files import (
     DOCKERFILES,
     REPO_ROOT,

@@ -1,8 +1,8 @@
 """What the trainer image holds is enough to import `python -m model export`.
 
-Export's parity check runs serving's tokenizer (api/tokenizer.py), so the image copies api/ as
-well; it installs the `crawl` and `train` extras, which have no Flask, so nothing export loads at
-import may need Flask (the app factory, api/app.py, is loaded only when asked for).
+Export's parity check and `python -m model sample` run the serving core (serving/), so the image
+copies it as well; it installs the `crawl` and `train` extras, which have no Flask, so nothing
+export or sample loads may need Flask or anything else of the HTTP layer (api/).
 """
 
 import sys
@@ -17,7 +17,7 @@ from tests.deploy.test_api_image_contents import (
     module_path,
 )
 
-EXPORT_ENTRIES = ("model.__main__", "model.export")
+EXPORT_ENTRIES = ("model.__main__", "model.export", "model.sample")
 
 
 def trainer_installed_modules() -> set[str]:
@@ -32,18 +32,19 @@ def trainer_installed_modules() -> set[str]:
 
 
 def trainer_copied_code() -> set[str]:
-    """Top-level first-party modules the trainer image copies (`COPY api/ api/` gives api)."""
-    copies = [
-        ins["value"].split()[0]
+    """First-party top-level modules the trainer image copies (`COPY serving/ serving/`)."""
+    sources = [
+        source
         for ins in final_stage(parse_dockerfile(DOCKERFILES["trainer"]))
         if ins["instruction"] == "COPY"
+        for source in ins["value"].split()[:-1]  # the last word is the destination
     ]
-    return {source.rstrip("/").removesuffix(".py") for source in copies}
+    return {source.rstrip("/").removesuffix(".py") for source in sources}
 
 
 def test_export_imports_only_code_the_trainer_image_copies():
     modules = {name for entry in EXPORT_ENTRIES for name in loaded_at_import(entry)}
-    assert "api.tokenizer" in modules
+    assert "serving.tokenizer" in modules
     assert {name.split(".")[0] for name in modules} <= trainer_copied_code()
 
 

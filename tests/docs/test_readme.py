@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from api import config
 from api.openapi import document
 from api.request_parsing import RequestBounds
+from serving import config
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

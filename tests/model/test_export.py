@@ -14,14 +14,15 @@ from model.export import DEFAULT_WEIGHTS
 from model.tokenizer import load_fast_tokenizer
 from tests.fixtures.models import REPO_ROOT, check_cli, run_model_cli
 
-SERVING_FILES = {"model.gguf", "encoder.json", "vocab.bpe", "hparams.json", "meta.json"}
+MODEL_FILES = {"model.gguf", "model.onnx"}
+SERVING_FILES = MODEL_FILES | {"encoder.json", "vocab.bpe", "hparams.json", "meta.json"}
 
 
 def test_f32_folder_follows_the_serving_contract(tiny_base, tiny_serving_model):
     folder = tiny_serving_model.path
     assert {p.name for p in folder.iterdir()} == SERVING_FILES
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["format"] == 2 and meta["name"] == "tiny" and meta["base"] == "tiny"
+    assert meta["format"] == 3 and meta["name"] == "tiny" and meta["base"] == "tiny"
     assert meta["run"] is None and meta["step"] == 0 and meta["quantization"] == "f32"
     assert (meta["n_ctx"], meta["n_vocab"], meta["eos_token"]) == (128, 512, "<|endoftext|>")
     assert meta["dataset"] is None and meta["eval"] is None and meta["exported_at"]
@@ -134,15 +135,17 @@ def test_a_serving_tokenizer_that_splits_differently_fails_the_export(
 ):
     """Serving's vocab.bpe reader off by one line (as `tokenizers`' own file reader is on a file
     without a "#version" header): gpt-2-simple and the GGUF still agree, serving does not."""
-    import api.tokenizer
+    import serving.tokenizer
 
-    real_read = api.tokenizer._read_merges
-    monkeypatch.setattr(api.tokenizer, "_read_merges", lambda path: real_read(path)[1:])
+    real_read = serving.tokenizer._read_merges
+    monkeypatch.setattr(serving.tokenizer, "_read_merges", lambda path: real_read(path)[1:])
     monkeypatch.setenv("GHOST_DATA_DIR", str(tiny_base.data_dir))
     out = tmp_path / "tiny"
     assert model_main(["export", "--base", "tiny", "--out", str(out), "--quantization", "f32"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("error: parity check failed: the serving tokenizer (api/tokenizer.py)")
+    assert line.startswith(
+        "error: parity check failed: the serving tokenizer (serving/tokenizer.py)"
+    )
     assert "other ids than gpt-2-simple's encoder" in line
     assert not out.exists()
 
@@ -160,7 +163,9 @@ def test_a_vocab_bpe_that_serving_cannot_read_fails_the_export(tiny_base, tmp_pa
     result = run_model_cli(tmp_path, "export", "--base", "spaced", "--out", str(out))
     assert result.returncode == 1
     (line,) = [text for text in result.stderr.splitlines() if text.startswith("error:")]
-    assert "the serving tokenizer (api/tokenizer.py) cannot read encoder.json + vocab.bpe" in line
+    assert (
+        "the serving tokenizer (serving/tokenizer.py) cannot read encoder.json + vocab.bpe" in line
+    )
     assert not out.exists()
 
 

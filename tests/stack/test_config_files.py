@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 import stack as native_stack
-from api.config import Settings
+from serving.config import Settings
 from stack import NGINX_DEFAULTS, PLACEHOLDER, SITE_TEMPLATE, UWSGI_INI, read_env_file, render
 
 

@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from api.engines.base import Feed
-from api.engines.llama_engine import KVCacheFull, LlamaEngine
-from api.tokenizer import Tokenizer
+from serving.engines.base import Feed
+from serving.engines.llama_engine import KVCacheFull, LlamaEngine
+from serving.tokenizer import Tokenizer
 from tests.fixtures.models import check_cli
 
 PROMPT = "The keeper of the lighthouse wrote"
@@ -50,10 +50,10 @@ def tensorflow_greedy(model_dir, prompt_ids: list[int], count: int) -> list[int]
 def generate(engine, slot: int, prompt_ids: list[int], count: int, **sampling) -> list[int]:
     """One sequence alone: prompt in one feed, then one token per step."""
     engine.open(slot, **{"temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 0, **sampling})
-    token = engine.step([Feed(slot, prompt_ids, sample=True)])[0]
+    token = engine.step([Feed(slot, prompt_ids, wants_token=True)])[0]
     out = [token]
     while len(out) < count:
-        token = engine.step([Feed(slot, [token], sample=True)])[0]
+        token = engine.step([Feed(slot, [token], wants_token=True)])[0]
         out.append(token)
     return out
 
@@ -73,11 +73,11 @@ def test_greedy_steps_follow_tensorflow(tiny_base, tiny_serving_model, prompt_id
         engine.open(1, temperature=0.0, top_k=0, top_p=1.0, seed=0)
         chunks = [prompt_ids[i : i + 3] for i in range(0, len(prompt_ids), 3)]
         for chunk in chunks[:-1]:
-            assert engine.step([Feed(1, chunk, sample=False)]) == [None]
-        token = engine.step([Feed(1, chunks[-1], sample=True)])[0]
+            assert engine.step([Feed(1, chunk, wants_token=False)]) == [None]
+        token = engine.step([Feed(1, chunks[-1], wants_token=True)])[0]
         chunked = [token]
         while len(chunked) < NEW_TOKENS:
-            token = engine.step([Feed(1, [token], sample=True)])[0]
+            token = engine.step([Feed(1, [token], wants_token=True)])[0]
             chunked.append(token)
         assert chunked == expected
     finally:
@@ -252,8 +252,8 @@ def test_a_full_kv_budget_is_a_clear_error_and_leaves_slots_intact(
             tokens.append(engine.step([Feed(0, [tokens[-1]], True)])[0])
         assert tokens == reference
         with pytest.raises(ValueError, match="not open"):
-            engine.step([Feed(2, [1], sample=True)])
+            engine.step([Feed(2, [1], wants_token=True)])
         with pytest.raises(ValueError, match="context of 128"):
-            engine.step([Feed(1, filler, sample=True)])
+            engine.step([Feed(1, filler, wants_token=True)])
     finally:
         engine.close()

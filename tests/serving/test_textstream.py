@@ -2,7 +2,7 @@
 
 import pytest
 
-from api.textstream import TextStream
+from serving.textstream import TextStream
 
 
 def byte_decoder(pieces: list[bytes]):

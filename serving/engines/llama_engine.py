@@ -6,11 +6,10 @@ chain (banned ids, temperature, top-k, top-p, seeded draw), so a seed's text doe
 on its batch mates. Through llama-cpp-python's low-level ctypes API: its `Llama` class serves
 one sequence at a time.
 
-Threads: ggml runs each decode as one OpenMP parallel region on the calling thread, and with
-OpenMP its barrier between graph nodes is `omp barrier`: hundreds per step. libgomp keeps a
-calling thread's helper threads parked for as long as that thread lives and, once it counts more
-of its threads than cores, stops spin-waiting at barriers (sleep and wake-up instead: the
-CTranslate2 engine lost ~40 % to this). So every decode of the process, whichever thread steps
+Threads: ggml runs each decode as one OpenMP parallel region on the calling thread, with hundreds
+of barriers per step. libgomp keeps a calling thread's helper threads parked for as long as that
+thread lives and, once it counts more of its threads than cores, stops spin-waiting at barriers
+(a sleep and wake-up at each instead). So every decode of the process, whichever thread steps
 whichever engine, runs on one thread (`_DECODER`): one OpenMP team, however many models.
 """
 
@@ -21,11 +20,10 @@ from pathlib import Path
 
 import llama_cpp as ll
 
-from api.engines.base import Engine, Feed
-from api.tokenizer import Tokenizer
-from contracts import read_hparams
+from contracts import GGUF_MODEL, read_hparams
+from serving.engines.base import Engine, Feed
+from serving.tokenizer import Tokenizer
 
-MODEL_FILE = "model.gguf"
 log = logging.getLogger(__name__)
 GGML_LOG_LEVEL_ERROR = 4  # ggml.h's; llama_cpp exports no constant for it
 KV_TYPES = {"f16": ll.GGML_TYPE_F16, "q8_0": ll.GGML_TYPE_Q8_0, "f32": ll.GGML_TYPE_F32}
@@ -51,25 +49,19 @@ def _start_backend() -> None:
 
 
 class LlamaEngine(Engine):
-    """Defaults measured on the GPT-2-124M shape, q8_0, this 2-core machine kind (2026-11-30, a
-    busy machine: single-thread CPU ms per new token, 16-token prompts, compared back to back):
-    - flash_attn on: off costs +8 % at batch 8, +17 % at batch 32.
-    - kv_type: q8_0 cells halve KV memory for +9 % per token at batch 32; the API serves q8_0
-      (api/config.py: twice the context per slot in the same memory), f16 is the class default.
-    - kv_unified off (split): each slot owns kv_tokens / max_slots cells, and each sequence
-      attends over its own cells only. That is what keeps a seed's text independent of its batch
-      mates: with one shared (unified) cache, flash attention walks every used cell, masked ones
-      included, in blocks whose boundaries move with the other sequences, and the last bits of the
-      logits follow; measured on the tiny q8_0 model, 5 of 10 seeded sequences changed beside
-      others (10 of 10 identical split, f16 or q8_0 cells). Split is also faster with long
-      contexts: +38 % per token unified with 32 sequences at 200 tokens (5.9 vs 4.3 ms), ~0 at
-      80. Its price is memory: kv_tokens must be max_slots × the longest sequence served
-      (n_ctx reports what a slot holds); kv_type q8_0 doubles that for the same memory.
-    - n_batch / n_ubatch 128: a scheduler step holds ≤ max_slots sampled tokens plus one prompt
-      chunk (64 by default), so one graph. The compute buffer grows with n_ubatch (103 MiB at
-      512, 26 at 128, the logits of every row reserved) and a long prefill would touch all of it;
-      a larger step is split into several decodes.
-    Whole engine with 32 sequences: 560 MB RSS (model 130 MB mapped, 8192 f16 KV cells 288 MiB).
+    """Settings chosen by measurement (the README's benchmark runs):
+    - flash_attn on: faster with several sequences per step.
+    - kv_type: q8_0 cells halve KV memory for a few per cent per token (the API's default, see
+      serving/config.py: twice the context per slot in the same memory); f16 is the class default.
+    - kv_unified off (split): each slot owns kv_tokens / max_slots cells and each sequence attends
+      over its own cells only. That keeps a seed's text independent of its batch mates: with one
+      shared cache, flash attention walks every used cell, masked ones included, in blocks whose
+      boundaries move with the other sequences, and the last bits of the logits follow. Split is
+      also faster at long contexts. Its price: kv_tokens must be max_slots × the longest sequence
+      served (n_ctx reports what a slot holds).
+    - n_batch / n_ubatch 128: a scheduler step holds at most max_slots sampled tokens plus one
+      prompt chunk, so one graph; the compute buffer grows with n_ubatch (every row's logits are
+      reserved), and a larger step is split into several decodes.
     """
 
     name = "llama"
@@ -96,10 +88,10 @@ class LlamaEngine(Engine):
         )
         _start_backend()
         self._model = ll.llama_model_load_from_file(
-            str(folder / MODEL_FILE).encode(), ll.llama_model_default_params()
+            str(folder / GGUF_MODEL).encode(), ll.llama_model_default_params()
         )
         if not self._model:
-            raise ValueError(f"{folder / MODEL_FILE}: llama.cpp cannot load it; re-run export")
+            raise ValueError(f"{folder / GGUF_MODEL}: llama.cpp cannot load it; re-run export")
         params = ll.llama_context_default_params()
         params.n_ctx, params.n_seq_max = kv_tokens, max_slots
         params.n_batch, params.n_ubatch = n_batch, n_ubatch
@@ -130,7 +122,7 @@ class LlamaEngine(Engine):
         if temperature == 0:
             add(chain, ll.llama_sampler_init_greedy())
         else:
-            # api.sampler's order: temperature first, then top-k, then top-p on the tempered
+            # serving.sampler's order: temperature first, then top-k, then top-p on the tempered
             # probabilities (top-k's set does not depend on temperature; top-p's does).
             add(chain, ll.llama_sampler_init_temp(temperature))
             if top_k:
@@ -180,10 +172,9 @@ class LlamaEngine(Engine):
     def _decode_feeds(self, feeds: list[Feed], results: list) -> None:
         batch, filled, outputs = self._batch, 0, []
         # With a split KV cache llama.cpp computes a step as sub-batches ("ubatches") of
-        # sequences whose ids follow one another in the batch (llama_batch_allocr::split_equal,
-        # sequential): 32 sequences in shuffled slot order made ~20 sub-batches, each reading
-        # every weight, and a batch-32 step took 190-200 ms instead of 72-77 ms. So the tokens go
-        # in slot order, and the scheduler keeps slots packed from 0.
+        # sequences whose ids follow one another in the batch (llama_batch_allocr::split_equal),
+        # each reading every weight: shuffled slots cost several times the step. So the tokens
+        # go in slot order, and the scheduler keeps slots packed from 0.
         for index in sorted(range(len(feeds)), key=lambda i: feeds[i].slot):
             feed = feeds[index]
             last = len(feed.token_ids) - 1
@@ -191,7 +182,7 @@ class LlamaEngine(Engine):
                 if filled == self.max_step_tokens:
                     self._decode(filled, outputs, feeds, results)
                     filled, outputs = 0, []
-                wants_logits = feed.sample and offset == last
+                wants_logits = feed.wants_token and offset == last
                 batch.token[filled] = token_id
                 batch.pos[filled] = self._positions[feed.slot] + offset
                 batch.n_seq_id[filled] = 1

@@ -18,17 +18,14 @@ overtaken forever by small ones.
 
 import heapq
 import logging
-import random
 import threading
 from collections import OrderedDict, deque
 
-from api.engines.base import Engine, Feed
-from api.sampler import seed_for
-from api.sequence import Request, Sequence
+from serving.engines.base import Engine, Feed
+from serving.sampler import seed_for
+from serving.sequence import Sequence, SequenceGroup
 
 log = logging.getLogger(__name__)
-
-SEED_RANGE = 2**63  # what a client may give (api.request_parsing.MAX_SEED)
 
 
 class Running:
@@ -44,11 +41,12 @@ class Running:
         """This step's feed: the last token, or up to `prompt_budget` prompt tokens."""
         prompt = self.sequence.prompt_ids
         if self.prompt_fed == len(prompt):
-            return Feed(self.slot, [self.last_token], sample=True)
+            return Feed(self.slot, [self.last_token], wants_token=True)
         if prompt_budget <= 0:
             return None
         chunk = prompt[self.prompt_fed : self.prompt_fed + prompt_budget]
-        return Feed(self.slot, chunk, sample=self.prompt_fed + len(chunk) == len(prompt))
+        done = self.prompt_fed + len(chunk) == len(prompt)
+        return Feed(self.slot, chunk, wants_token=done)
 
 
 class Scheduler:
@@ -61,7 +59,7 @@ class Scheduler:
         self._running: dict[int, Running] = {}
         # The lowest free slot first, and sequences moved down into the gaps that leave (`_pack`),
         # so running slots are one run of consecutive ids: llama.cpp splits a step into one
-        # sub-batch per run (api.engines.llama_engine).
+        # sub-batch per run (serving.engines.llama_engine).
         self._free_slots = list(range(engine.max_slots))  # a heap
         self._reserved = 0  # KV cells the running sequences may fill
         self._changed = threading.Condition()
@@ -78,21 +76,19 @@ class Scheduler:
     def active(self) -> int:
         return len(self._running)
 
-    def submit(self, request: Request) -> None:
-        assert all(s.kv_tokens <= self.engine.kv_tokens for s in request.sequences)
+    def submit(self, group: SequenceGroup) -> None:
+        assert all(s.kv_tokens <= self.engine.kv_tokens for s in group.sequences)
         with self._changed:
             assert not self._closed, "scheduler is closed"
-            if request.seed is None:
-                request.seed = random.randrange(SEED_RANGE)
-            self._waiting.setdefault(request.client, deque()).extend(request.sequences)
+            self._waiting.setdefault(group.client, deque()).extend(group.sequences)
             self._changed.notify()
 
-    def withdraw(self, request: Request) -> bool:
-        """Takes a request's sequences out of the queue if none has started; True if it did."""
+    def withdraw(self, group: SequenceGroup) -> bool:
+        """Takes a group's sequences out of the queue if none has started; True if it did."""
         with self._changed:
-            if request.started.is_set():
+            if group.started.is_set():
                 return False
-            request.cancel()
+            group.cancel()
             self._drop_cancelled()
             return True
 
@@ -151,15 +147,15 @@ class Scheduler:
             temperature=params.temperature,
             top_k=params.top_k,
             top_p=params.top_p,
-            seed=seed_for(sequence.request.seed, sequence.sample),
+            seed=seed_for(sequence.group.seed, sequence.index),
         )
         self._running[slot] = Running(sequence, slot)
         self._reserved += sequence.kv_tokens
-        sequence.request.mark_started()
+        sequence.group.mark_started()
 
     def _drop_cancelled(self) -> None:
         for client in list(self._waiting):
-            waiting = deque(s for s in self._waiting[client] if not s.request.cancelled)
+            waiting = deque(s for s in self._waiting[client] if not s.group.cancelled)
             if waiting:
                 self._waiting[client] = waiting
             else:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from api.sampler import choose_token, rng_for
+from serving.sampler import choose_token, rng_for
 
 LOGITS = np.array([0.0, 3.0, 1.0, 2.5, -1.0])
 

@@ -1,11 +1,11 @@
-"""api/tokenizer.py on the tiny model's BPE: round trips, the end token, banned ids."""
+"""serving/tokenizer.py on the tiny model's BPE: round trips, the end token, banned ids."""
 
 import json
 import shutil
 
 import pytest
 
-from api.tokenizer import EOS_TOKEN, Tokenizer
+from serving.tokenizer import EOS_TOKEN, Tokenizer
 
 TEXTS = [
     "Ash and Pikachu were",

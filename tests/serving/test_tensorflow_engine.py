@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from api import create_app
-from api.engines.base import Feed
+from serving.engines.base import Feed
 from tests.api.conftest import LOAD_TIMEOUT_S, service
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,10 +40,10 @@ def greedy_tokens(engine, prompt, chunk: int, count: int) -> list[int]:
     try:
         for start in range(0, len(prompt), chunk):
             piece = prompt[start : start + chunk]
-            [token] = engine.step([Feed(0, piece, sample=start + chunk >= len(prompt))])
+            [token] = engine.step([Feed(0, piece, wants_token=start + chunk >= len(prompt))])
         tokens = [token]
         while len(tokens) < count:
-            tokens += engine.step([Feed(0, [tokens[-1]], sample=True)])
+            tokens += engine.step([Feed(0, [tokens[-1]], wants_token=True)])
         return tokens
     finally:
         engine.free(0)

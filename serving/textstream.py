@@ -7,7 +7,7 @@ be part of a stop string. A model trained before the tokenizer had one end token
 ending the sample with finish_reason "stop" (the end token itself ends it in the engine loop).
 """
 
-from api.tokenizer import EOS_TOKEN
+from serving.tokenizer import EOS_TOKEN
 
 REPLACEMENT = "\ufffd"  # what decoding shows for bytes that are not a whole character yet
 

@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from contracts import EOS_TOKEN
+from contracts import ENCODER, EOS_TOKEN, VOCAB_BPE
 
 # Vocabulary entries that are not text: the end token and fillers such as "<|unused12|>".
 SPECIAL_TOKEN = re.compile(r"<\|[^|]*\|>")
@@ -24,8 +24,8 @@ def load_fast_tokenizer(folder: Path):
     from tokenizers import Tokenizer as Fast
     from tokenizers import decoders, models, pre_tokenizers
 
-    vocab = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-    fast = Fast(models.BPE(vocab=vocab, merges=_read_merges(folder / "vocab.bpe")))
+    vocab = json.loads((folder / ENCODER).read_text(encoding="utf-8"))
+    fast = Fast(models.BPE(vocab=vocab, merges=_read_merges(folder / VOCAB_BPE)))
     fast.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     fast.decoder = decoders.ByteLevel()
     return fast

@@ -2,7 +2,7 @@
 
 import pytest
 
-from api.pacing import StreamPacer
+from serving.pacing import StreamPacer
 
 
 def open_streams(pacer: StreamPacer, count: int) -> StreamPacer:

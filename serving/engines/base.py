@@ -1,6 +1,6 @@
 """What every engine offers the scheduler: per-sequence KV slots and one forward pass per step.
 
-The scheduler (api/scheduler.py) owns the sequences; an engine only knows slots. Each step it
+The scheduler (serving/scheduler.py) owns the sequences; an engine only knows slots. Each step it
 hands the engine one `Feed` per busy slot: a chunk of prompt being prefilled, or the token
 sampled last step. Sampling happens inside the engine, per slot, with the slot's own settings,
 so sequences with different temperatures or seeds share one step.
@@ -15,7 +15,7 @@ class Feed:
     slot: int  # the sequence's KV slot, 0 <= slot < engine.max_slots
     token_ids: list[int]  # appended to the slot's context this step: a prompt chunk, or the last
     #                       sampled token
-    sample: bool  # True: sample the next token after the last of token_ids
+    wants_token: bool  # True: sample the next token after the last of token_ids
 
 
 class Engine(ABC):
@@ -32,7 +32,7 @@ class Engine(ABC):
 
         A seed is always given (the scheduler draws one for unseeded requests), so the same seed
         gives the same text whatever the slot's batch mates. Engines never sample the ids in
-        `api.tokenizer.Tokenizer.banned_ids` (special/filler `<|…|>` entries other than the end
+        `serving.tokenizer.Tokenizer.banned_ids` (special/filler `<|…|>` entries other than the end
         token).
         """
 
@@ -57,8 +57,8 @@ class Engine(ABC):
         """One short generation, so the first request does not pay for lazy allocations."""
         self.open(0, temperature=0.0, top_k=0, top_p=1.0, seed=0)
         try:
-            token = self.step([Feed(0, [self.eos_id], sample=True)])[0]
+            token = self.step([Feed(0, [self.eos_id], wants_token=True)])[0]
             for _ in range(3):
-                token = self.step([Feed(0, [token], sample=True)])[0]
+                token = self.step([Feed(0, [token], wants_token=True)])[0]
         finally:
             self.free(0)

@@ -3,8 +3,8 @@
 One graph, built once at load: a decoding step (new tokens + the cached keys/values of the
 context so far → next-token logits + the new tokens' keys/values). Each slot keeps its own cache
 as a numpy array and its own random source; a step runs the graph once per fed slot (the
-reference engine favours plainness over speed). Sampling is `api.sampler`'s, with the
-tokenizer's banned ids masked. Importing this module imports TensorFlow: only `api.engines.load`
+reference engine favours plainness over speed). Sampling is `serving.sampler`'s, with the
+tokenizer's banned ids masked. Importing this module imports TensorFlow: only `serving.engines.load`
 does, and only when GHOST_ENGINE=tensorflow.
 """
 
@@ -15,10 +15,10 @@ import numpy as np
 import tensorflow as tf
 from gpt_2_simple.src import model as gpt2_model
 
-from api.engines.base import Engine, Feed
-from api.sampler import choose_token
-from api.tokenizer import Tokenizer
 from contracts import checkpoint_prefix, read_hparams
+from serving.engines.base import Engine, Feed
+from serving.sampler import choose_token
+from serving.tokenizer import Tokenizer
 
 
 @dataclass
@@ -71,7 +71,7 @@ class TensorFlowEngine(Engine):
             {self.tokens: np.array([feed.token_ids], dtype=np.int32), self.past: slot.past},
         )
         slot.past = np.concatenate([slot.past, present], axis=-2)
-        if not feed.sample:
+        if not feed.wants_token:
             return None
         return choose_token(
             logits[0],

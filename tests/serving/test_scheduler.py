@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from api.request_parsing import SamplingParams
-from api.scheduler import Scheduler
-from api.sequence import Failed, Finished, Request, Token
+from serving.sampling_params import SamplingParams
+from serving.scheduler import Scheduler
+from serving.sequence import Failed, Finished, SequenceGroup, Token
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -18,7 +18,7 @@ WAIT_S = 60
 @pytest.fixture(scope="module")
 def engines(tiny_base):
     """engines(max_slots, kv_tokens) → a TensorFlow engine over the tiny checkpoint, shared."""
-    from api.engines.tensorflow_engine import TensorFlowEngine
+    from serving.engines.tensorflow_engine import TensorFlowEngine
 
     made = {}
 
@@ -68,8 +68,8 @@ def schedule(engines):
         scheduler.close()
 
 
-def request(length=8, *, prompt=(5, 6, 7), client="", live=False, **params) -> Request:
-    return Request(
+def request(length=8, *, prompt=(5, 6, 7), client="", live=False, **params) -> SequenceGroup:
+    return SequenceGroup(
         list(prompt),
         SamplingParams(length=length, **params),
         eos_id=NO_EOS,
@@ -78,18 +78,18 @@ def request(length=8, *, prompt=(5, 6, 7), client="", live=False, **params) -> R
     )
 
 
-def ends(req: Request) -> list[str]:
+def ends(req: SequenceGroup) -> list[str]:
     """Waits for every sample's end; its reasons, in sample order."""
     reasons = {}
     while len(reasons) < len(req.sequences):
         event = req.events.get(timeout=WAIT_S)
         assert not isinstance(event, Failed), event.error
         if isinstance(event, Finished):
-            reasons[event.sample] = event.reason
-    return [reasons[sample] for sample in sorted(reasons)]
+            reasons[event.index] = event.reason
+    return [reasons[index] for index in sorted(reasons)]
 
 
-def first_token(req: Request) -> None:
+def first_token(req: SequenceGroup) -> None:
     assert isinstance(req.events.get(timeout=WAIT_S), Token)
 
 
@@ -141,7 +141,7 @@ def test_a_stop_string_seen_by_the_reader_frees_the_slot(schedule):
     assert running.sequences[0].generated < 120 and scheduler.active == 0
 
 
-def tokens(req: Request) -> list[list[int]]:
+def tokens(req: SequenceGroup) -> list[list[int]]:
     ends(req)
     return [sequence.token_ids for sequence in req.sequences]
 

@@ -1,11 +1,15 @@
-"""The API's settings, read once at start: defaults in code → GHOST_* environment → test mapping."""
+"""The serving settings (core and HTTP layer), read once at start: defaults in code → GHOST_*
+environment → test mapping."""
 
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-ENGINES = ("llama", "tensorflow")
-KV_TYPES = ("q8_0", "f16")
+ENGINES = ("llama", "onnx", "tensorflow")
+# KV cell types each engine takes, its default first. The ONNX engine's type is fixed by export
+# (the graph's inputs): unset, it takes the model's; set, it must be the model's. TensorFlow's
+# reference engine keeps float32 arrays and ignores the setting.
+KV_TYPES = {"llama": ("q8_0", "f16"), "onnx": ("f16", "f32")}
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Settings:
     # (a split cache: a seed's text then does not depend on its batch mates), so this also
     # sets the longest sequence served. 16384 q8_0 cells of GPT-2 124M: ~310 MB.
     kv_tokens: int = 16384
-    kv_type: str = "q8_0"  # KV cell type: q8_0 (half of f16's memory) | f16
+    kv_type: str = ""  # KV cell type (KV_TYPES); "": the engine's default
     prefill_chunk: int = 64  # prompt tokens per engine step, all prefilling sequences together
     threads: int = 0  # engine threads; 0: one per core this process may use
     max_queue_wait: float = 30.0  # seconds a request may wait for the engine before a 503
@@ -28,7 +32,7 @@ class Settings:
     max_length: int = 512  # most new tokens one sample may ask for
     max_prefix_chars: int = 8000
     retry_after_s: int = 1  # what a 503 tells the client to wait
-    stream_interval_ms: float = 50.0  # a lone stream's chunk interval (api.pacing); 0: each token
+    stream_interval_ms: float = 50.0  # one stream's chunk interval (serving.pacing); 0: each token
 
     def __post_init__(self):
         if self.engine not in ENGINES:
@@ -47,8 +51,12 @@ class Settings:
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ValueError(f"GHOST_{name.upper()} must be at least 1")
-        if self.kv_type not in KV_TYPES:
-            raise ValueError(f"GHOST_KV_TYPE must be one of {', '.join(KV_TYPES)}")
+        allowed = KV_TYPES.get(self.engine)
+        if allowed and self.kv_type and self.kv_type not in allowed:
+            raise ValueError(
+                f"GHOST_KV_TYPE for the {self.engine} engine must be one of "
+                f"{', '.join(allowed)}, not {self.kv_type!r}"
+            )
         if self.max_queue_wait <= 0 or self.max_request_s <= 0:
             raise ValueError("GHOST_MAX_QUEUE_WAIT and GHOST_MAX_REQUEST_S must be > 0")
         if self.threads < 0 or self.stream_interval_ms < 0:
@@ -58,6 +66,12 @@ class Settings:
     def slot_tokens(self) -> int:
         """Tokens one llama.cpp slot holds (its split share of the KV cells)."""
         return self.kv_tokens // self.max_slots
+
+    @property
+    def engine_kv_type(self) -> str:
+        """The KV cell type the engine is given: the setting, else llama's default; the ONNX
+        engine takes "" as its model's type."""
+        return self.kv_type or (KV_TYPES["llama"][0] if self.engine == "llama" else "")
 
     @property
     def engine_threads(self) -> int:

@@ -3,12 +3,14 @@ client.
 
 A request takes one place per sample before it is queued and gives them back when it ends. When
 the places are gone it is refused at once instead of waiting, so nothing queues without bound:
-past the global limit the caller answers 503, past the client's own share 429 (that client is
+past the global limit `Overloaded`, past the client's own share `ClientLimit` (that client is
 asking for too much; the others are still served).
 """
 
 import threading
 from collections import Counter
+
+from serving.errors import ClientLimit, Overloaded
 
 
 class Admission:
@@ -27,16 +29,21 @@ class Admission:
     def client_in_flight(self, client: str) -> int:
         return self._by_client[client]
 
-    def try_acquire(self, places: int, client: str) -> str | None:
-        """Takes the places; else says which limit is reached: "client" or "overloaded"."""
+    def acquire(self, places: int, client: str) -> None:
+        """Takes the places, or raises the limit that is reached."""
         with self._lock:
-            if self._by_client[client] + places > self.per_client:
-                return "client"
+            held = self._by_client[client]
+            if held + places > self.per_client:
+                raise ClientLimit(
+                    f"you have {held} sequences in flight, and each client may have "
+                    f"{self.per_client}; wait for them to finish"
+                )
             if self._in_flight + places > self.limit:
-                return "overloaded"
+                raise Overloaded(
+                    f"the server is busy ({self.limit} sequences in flight); retry shortly"
+                )
             self._in_flight += places
             self._by_client[client] += places
-            return None
 
     def release(self, places: int, client: str) -> None:
         with self._lock:

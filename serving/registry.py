@@ -2,8 +2,8 @@
 
 Loading starts as soon as a worker has its app (api/wsgi.py calls `start_loading`; uWSGI's lazy-apps
 creates the app after the fork, and nothing loads at import), so each worker holds exactly one copy
-of each model. Until every model is loaded and warm, generation answers 503 not_ready and /readyz
-says so.
+of each model. Until every model is loaded and warm, `get` raises NotReady (the HTTP layer's 503
+and /readyz).
 """
 
 import atexit
@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api import engines
-from api.config import Settings
-from api.engines.base import Engine
-from api.errors import ApiError, invalid
-from api.scheduler import Scheduler
-from api.tokenizer import Tokenizer
 from contracts import META, read_hparams
+from serving import engines
+from serving.config import Settings
+from serving.engines.base import Engine
+from serving.errors import InvalidRequest, NotReady
+from serving.scheduler import Scheduler
+from serving.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,15 @@ class Registry:
         return "the model is loading; retry shortly"
 
     def get(self, name: str | None, *, param: str = "model") -> ServedModel:
-        """The loaded model of that name (the default when None); 400 unknown, 503 not ready."""
+        """The loaded model of that name (the default when None); InvalidRequest for an unknown
+        name, NotReady before every model is loaded."""
         name = name or self.default
         if name is not None and name not in self.folders:
             known = ", ".join(self.folders) or "none"
-            raise invalid(f"unknown model {name!r}; served models: {known}", param)
+            raise InvalidRequest(f"unknown model {name!r}; served models: {known}", param=param)
         self.start_loading()
         if not self.ready.is_set():
-            raise ApiError(
-                self.not_ready_reason(), type="not_ready", retry_after=self.settings.retry_after_s
-            )
+            raise NotReady(self.not_ready_reason())
         return self.models[name]
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ from serving.errors import InvalidRequest
 from serving.sampling_params import SamplingParams
 
 
-def _same(name: str) -> str:
+def as_given(name: str) -> str:
+    """The default `name`: the client used the core's own names."""
     return name
 
 
@@ -23,7 +24,7 @@ def check_fits(
     n_vocab: int,
     kv_tokens: int,
     max_length: int,
-    name: Callable[[str], str] = _same,
+    name: Callable[[str], str] = as_given,
 ) -> None:
     if params.top_k > n_vocab:
         raise InvalidRequest(

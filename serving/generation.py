@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from serving.admission import Admission
 from serving.errors import Cancelled, ClientLimit, DeadlineExceeded, Overloaded, ServingError
-from serving.fit import check_fits
+from serving.fit import as_given, check_fits
 from serving.pacing import StreamPacer
 from serving.registry import ServedModel
 from serving.sampling_params import SamplingParams
@@ -75,10 +75,6 @@ class SampleText:
     tokens: int
 
 
-def _same(name: str) -> str:
-    return name
-
-
 def begin(
     model: ServedModel,
     prompt: str,
@@ -89,7 +85,7 @@ def begin(
     client: str = "",
     observer: Observer | None = None,
     client_gone: Callable[[], bool] = never_gone,
-    name: Callable[[str], str] = _same,
+    name: Callable[[str], str] = as_given,
 ) -> "Generation":
     """Queues a request; raises InvalidRequest for one that does not fit the model, ClientLimit
     past the client's share of in-flight sequences, Overloaded past the server's. `live`: the

@@ -5,7 +5,6 @@ states them to clients. `engine_safe` turns values inside those ranges into valu
 engines can take.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from serving.errors import InvalidRequest
@@ -66,13 +65,14 @@ RANGES = {
 }
 
 
-def check_ranges(params: SamplingParams, name: Callable[[str], str] = lambda n: n) -> None:
-    """InvalidRequest naming the first value outside its range (`name` spells it)."""
+def check_ranges(params: SamplingParams) -> None:
+    """InvalidRequest naming the first value outside its range."""
     for field in fields(params):
         value, allowed = getattr(params, field.name), RANGES.get(field.name)
         if allowed is not None and value is not None and not allowed.holds(value):
-            given = name(field.name)
-            raise InvalidRequest(f"{given} must be {allowed.words()}; got {value!r}", param=given)
+            raise InvalidRequest(
+                f"{field.name} must be {allowed.words()}; got {value!r}", param=field.name
+            )
 
 
 def engine_safe(params: SamplingParams) -> SamplingParams:

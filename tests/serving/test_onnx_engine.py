@@ -1,0 +1,197 @@
+"""The ONNX Runtime engine on real exported tiny models: parity with TensorFlow, slots, seeds.
+
+Greedy decoding is compared with TensorFlow on an f32 graph with f32 KV cells (the logit gaps
+of a random tiny model are ~1e-2; int8 moves logits by more). Everything else runs on what
+export writes for serving: int8 matmuls, f16 cells.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from model import onnx_writer
+from serving.engines.base import Feed
+from serving.engines.onnx_engine import OnnxEngine
+from serving.tokenizer import Tokenizer
+from tests.serving.test_llama_engine import PROMPT, generate, tensorflow_greedy
+
+NEW_TOKENS = 24
+# A seeded sequence's settings: sampled (full vocabulary, top-k, top-p, both) and greedy.
+SEEDED = [
+    {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 1234},
+    {"temperature": 0.8, "top_k": 20, "top_p": 1.0, "seed": 7},
+    {"temperature": 1.2, "top_k": 0, "top_p": 0.8, "seed": 8},
+    {"temperature": 0.9, "top_k": 100, "top_p": 0.95, "seed": 9},
+    {"temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 0},
+]
+
+
+def engine_for(folder, **settings) -> OnnxEngine:
+    return OnnxEngine(folder, **{"max_slots": 8, "kv_tokens": 1024, "threads": 1, **settings})
+
+
+@pytest.fixture(scope="module")
+def prompt_ids(tiny_serving_model_int8) -> list[int]:
+    return Tokenizer(tiny_serving_model_int8.path).encode(PROMPT)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_serving_model_int8):
+    made = engine_for(tiny_serving_model_int8.path)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def float32_folder(tiny_base, tiny_serving_model, tmp_path_factory):
+    """The f32 export with its model.onnx rewritten in f32 matmuls AND f32 KV cells."""
+    folder = tmp_path_factory.mktemp("onnx-f32") / "tiny"
+    shutil.copytree(tiny_serving_model.path, folder)
+    onnx_writer.write(tiny_base.path, folder / "model.onnx", kv_type="f32", int8=False)
+    return folder
+
+
+@pytest.mark.timeout(180)
+def test_greedy_steps_follow_tensorflow(tiny_base, float32_folder, prompt_ids):
+    expected = tensorflow_greedy(tiny_base.path, prompt_ids, NEW_TOKENS)
+    engine = engine_for(float32_folder, kv_type="f32")
+    try:
+        assert generate(engine, 2, prompt_ids, NEW_TOKENS) == expected
+        engine.open(1, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+        chunks = [prompt_ids[i : i + 3] for i in range(0, len(prompt_ids), 3)]
+        for chunk in chunks[:-1]:
+            assert engine.step([Feed(1, chunk, wants_token=False)]) == [None]
+        token = engine.step([Feed(1, chunks[-1], wants_token=True)])[0]
+        chunked = [token]
+        while len(chunked) < NEW_TOKENS:
+            chunked.append(engine.step([Feed(1, [chunked[-1]], wants_token=True)])[0])
+        assert chunked == expected
+    finally:
+        engine.close()
+
+
+def test_prefill_in_chunks_equals_prefill_at_once(engine, prompt_ids):
+    engine.open(0, **SEEDED[0])
+    at_once = engine.next_logits(0, prompt_ids)
+    engine.free(0)
+    engine.open(0, **SEEDED[0])  # the freed slot starts empty again
+    head = prompt_ids[:-1]
+    for start in range(0, len(head), 2):
+        engine.next_logits(0, head[start : start + 2])
+    assert np.array_equal(engine.next_logits(0, prompt_ids[-1:]), at_once)
+    engine.free(0)
+
+
+def beside_mates(engine, slot, prompt_ids, sampling, mates: list[int]) -> list[int]:
+    """A seeded sequence in `slot`; each mate with its own settings, in the same steps."""
+    engine.open(slot, **sampling)
+    for mate in mates:
+        engine.open(mate, **{**SEEDED[mate % len(SEEDED)], "seed": 100 + mate})
+    feeds = [Feed(slot, prompt_ids, True)] + [Feed(m, [m, m + 1, m + 2], True) for m in mates]
+    result = engine.step(feeds)
+    out, mate_tokens = [result[0]], result[1:]
+    while len(out) < NEW_TOKENS:
+        feeds = [Feed(m, [t], True) for m, t in zip(mates, mate_tokens, strict=True)]
+        result = engine.step([Feed(slot, [out[-1]], True), *feeds])
+        out, mate_tokens = [*out, result[0]], result[1:]
+    for used in (slot, *mates):
+        engine.free(used)
+    return out
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("sampling", SEEDED, ids=lambda s: f"T{s['temperature']}-k{s['top_k']}")
+def test_a_seed_gives_the_same_tokens_alone_and_beside_seven_others(engine, prompt_ids, sampling):
+    alone = beside_mates(engine, 0, prompt_ids, sampling, [])
+    assert beside_mates(engine, 0, prompt_ids, sampling, []) == alone  # a reopened slot
+    assert beside_mates(engine, 3, prompt_ids, sampling, [0, 1, 2, 4, 5, 6, 7]) == alone
+    # Mates on scattered slots: decode rows then run as several batches.
+    assert beside_mates(engine, 4, prompt_ids, sampling, [0, 2, 7]) == alone
+    if sampling["temperature"]:
+        other_seed = {**sampling, "seed": sampling["seed"] + 1}
+        assert beside_mates(engine, 0, prompt_ids, other_seed, []) != alone
+
+
+@pytest.mark.timeout(180)
+def test_a_moved_sequence_goes_on_as_if_it_had_stayed(engine, prompt_ids):
+    seeded = SEEDED[0]
+    stayed = generate(engine, 3, prompt_ids, NEW_TOKENS, **seeded)
+    engine.free(3)
+    engine.open(1, **SEEDED[1])  # a mate that leaves
+    engine.open(3, **seeded)
+    mate, token = engine.step([Feed(1, prompt_ids[:3], True), Feed(3, prompt_ids, True)])
+    moved = [token]
+    for _ in range(5):
+        mate, token = engine.step([Feed(1, [mate], True), Feed(3, [moved[-1]], True)])
+        moved.append(token)
+    engine.free(1)
+    engine.move(3, 1)
+    while len(moved) < NEW_TOKENS:
+        moved.append(engine.step([Feed(1, [moved[-1]], True)])[0])
+    assert moved == stayed
+    with pytest.raises(ValueError, match="slot 3 is not open"):
+        engine.step([Feed(3, [moved[-1]], True)])
+    engine.free(1)
+
+
+def test_banned_ids_are_never_sampled(tiny_serving_model_int8, prompt_ids, monkeypatch):
+    """The tiny vocabulary has no fillers: ban the ids this model likes best instead."""
+    engine = engine_for(tiny_serving_model_int8.path)
+    engine.open(0, **SEEDED[0])
+    favourites = np.argsort(-engine.next_logits(0, prompt_ids))[:20].tolist()
+    engine.close()
+
+    class Banning(Tokenizer):
+        def __init__(self, folder):
+            super().__init__(folder)
+            self.banned_ids = favourites
+
+    monkeypatch.setattr("serving.engines.onnx_engine.Tokenizer", Banning)
+    engine = engine_for(tiny_serving_model_int8.path)
+    try:
+        for slot, sampling in enumerate(SEEDED):  # greedy, top-k, top-p, whole vocabulary
+            tokens = generate(engine, slot, prompt_ids, NEW_TOKENS, **sampling)
+            assert not set(favourites) & set(tokens), sampling
+            engine.free(slot)
+    finally:
+        engine.close()
+
+
+def test_a_slot_cannot_pass_its_context(tiny_serving_model_int8):
+    engine = engine_for(tiny_serving_model_int8.path, max_slots=4, kv_tokens=64)
+    try:
+        assert (engine.n_ctx, engine.kv_tokens) == (16, 64)
+        engine.open(0, **SEEDED[0])
+        engine.step([Feed(0, list(range(16)), False)])
+        with pytest.raises(ValueError, match="context of 16"):
+            engine.step([Feed(0, [1], True)])
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda path: path.unlink(), r"model\.onnx not found: re-run `python -m model export`"),
+        (
+            lambda path: path.write_bytes(b"GGUF" + bytes(60)),
+            r"model\.onnx: ONNX Runtime cannot load",
+        ),
+    ],
+    ids=["missing", "not-onnx"],
+)
+def test_a_model_that_cannot_load_is_one_clear_line(
+    tiny_serving_model_int8, tmp_path, damage, message
+):
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_serving_model_int8.path, folder)
+    damage(folder / "model.onnx")
+    with pytest.raises(ValueError, match=message) as caught:
+        engine_for(folder)
+    assert "\n" not in str(caught.value) and "re-run" in str(caught.value)
+
+
+def test_a_kv_type_other_than_the_models_says_what_to_do(tiny_serving_model_int8):
+    with pytest.raises(ValueError, match="holds f16 KV cells, not f32.*--onnx-kv-type f32"):
+        engine_for(tiny_serving_model_int8.path, kv_type="f32")

@@ -8,6 +8,7 @@ from itertools import accumulate
 from typing import Any
 
 from api.errors import invalid
+from api.request_parsing import integer
 
 MAX_JSON_DEPTH = 16
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -20,7 +21,9 @@ def json_body(text: str) -> Any:
     if json_depth(text) > MAX_JSON_DEPTH:
         raise invalid(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        value = json.loads(
+            text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_int=integer
+        )
     except ValueError as error:
         raise invalid(f"the body is not valid JSON: {str(error)[:120]}") from None
     try:

@@ -23,8 +23,11 @@ from serving.sampling_params import (
     engine_safe,
 )
 
-# Query text must spell a number the way JSON does: no "4_0", "+4", " 4", "inf" or "٤".
-_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+# Query text must spell a number the way JSON does: no "4_0", "+4", " 4", "inf" or "٤", and
+# no leading zero. "-0" is refused (in JSON bodies too): no parameter takes a negative value.
+_INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]*")
+# Longer integers are outside every parameter's range; int() refuses texts over 4,300 digits.
+MAX_INTEGER_DIGITS = 20
 _NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
@@ -208,7 +211,7 @@ _TYPE_WORDS = {
 def _from_text(name: str, kind: str, raw: str):
     """A query-string value as its kind; the value as it was for strings."""
     if kind == "integer" and _INTEGER_TEXT.fullmatch(raw):
-        return int(raw)
+        return integer(raw, name)
     if kind == "number" and _NUMBER_TEXT.fullmatch(raw):
         return float(raw)
     if kind == "boolean" and raw.lower() in _TRUE | _FALSE:
@@ -216,6 +219,17 @@ def _from_text(name: str, kind: str, raw: str):
     if kind == "string":
         return raw
     raise invalid(f"{name} must be {_TYPE_WORDS[kind]}, not {raw[:40]!r}", name)
+
+
+def integer(text: str, name: str | None = None) -> int:
+    """An integer's digits (JSON's spelling, already checked) as an int, refusing lengths no
+    parameter takes before int() sees them."""
+    if text == "-0":
+        raise invalid("-0 is not an integer here; send 0", name)
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise invalid(f"an integer of {digits} digits is outside every range", name)
+    return int(text)
 
 
 def _has_kind(value, kind: str) -> bool:

@@ -2,13 +2,12 @@
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from api import sse
-from api.errors import invalid
 from api.request_parsing import parse
 from api.routes.generation_start import start
-from api.routes.request_input import json_object, query_values, request_bounds
+from api.routes.request_input import json_object, query_only, request_bounds
 from serving.generation import Generation
 
 log = logging.getLogger(__name__)
@@ -17,15 +16,18 @@ bp = Blueprint("generate", __name__)
 
 @bp.route("/generate", methods=["GET", "POST"])
 def generate():
-    query = request.method == "GET"
-    if not query and request.args:
-        name = next(iter(request.args))
-        raise invalid(f"POST takes its parameters in the JSON body, not the query ({name})", name)
-    raw = query_values(request.args) if query else json_object()
+    query = request.method in ("GET", "HEAD")
+    raw = query_only() if query else json_object()
     parsed = parse(raw, bounds=request_bounds(), query=query)
+    if request.method == "HEAD":
+        # GET's status and type for these parameters, without running a generation (so
+        # without the 400 of a prefix too long for the model, or a busy server's 503), and
+        # no Content-Length: GET's length is not known.
+        kind = "text/event-stream" if parsed.stream else "application/json"
+        return Response(iter(()), mimetype=kind)
     model, run = start(parsed)
     if parsed.stream:
-        return sse.response(_events(run), on_close=run.close)
+        return sse.response(_events(run), run)
     samples = run.complete()
     return jsonify(
         model=model.name,

@@ -43,8 +43,8 @@ NEUTRAL = {
     "echo": (False,),
     "logprobs": (None,),
     "best_of": (None, 1),
-    "presence_penalty": (None, 0),
-    "frequency_penalty": (None, 0),
+    "presence_penalty": (None, 0, 0.0),
+    "frequency_penalty": (None, 0, 0.0),
     "logit_bias": (None, {}),
     "suffix": (None,),
 }
@@ -56,7 +56,8 @@ FINISH = {"eos": "stop", "stop": "stop", "length": "length"}
 def completion_args(body: dict) -> tuple[GenerationRequest, bool]:
     """The request, and whether the stream ends with a usage chunk (stream_options)."""
     body = dict(body)
-    include_usage = _stream_options(body.pop("stream_options", None))
+    options = body.pop("stream_options", None)
+    include_usage = _stream_options(options)
     user = body.pop("user", "")
     if not isinstance(user, str) or len(user) > MAX_USER_CHARS:
         raise invalid(f"user must be a string of at most {MAX_USER_CHARS} characters", "user")
@@ -69,7 +70,10 @@ def completion_args(body: dict) -> tuple[GenerationRequest, bool]:
         if len(prompts) != 1 or not isinstance(prompts[0], str):
             raise invalid("prompt must be a string (or a list of exactly one string)", "prompt")
         body["prompt"] = prompts[0]
-    return parse(body, bounds=request_bounds(), spelling=SPELLING, query=False), include_usage
+    parsed = parse(body, bounds=request_bounds(), spelling=SPELLING, query=False)
+    if options is not None and not parsed.stream:
+        raise invalid("stream_options is only allowed with stream: true", "stream_options")
+    return parsed, include_usage
 
 
 def _stream_options(options) -> bool:
@@ -84,7 +88,8 @@ def _stream_options(options) -> bool:
 
 
 def _same_json(a, b) -> bool:
-    return isinstance(a, bool) == isinstance(b, bool) and a == b
+    """Equal and of one JSON type: false is not 0, nor 1.0 the integer 1."""
+    return type(a) is type(b) and a == b
 
 
 @bp.post("/completions")
@@ -98,7 +103,7 @@ def completions():
         "model": model.name,
     }
     if parsed.stream:
-        return sse.response(_chunks(run, head, include_usage), on_close=run.close)
+        return sse.response(_chunks(run, head, include_usage), run)
     samples = run.complete()
     choices = [
         {"index": i, "text": s.text, "logprobs": None, "finish_reason": FINISH[s.finish_reason]}

@@ -25,16 +25,20 @@ def query_values(args) -> dict:
 
 def json_object() -> dict:
     """The JSON object body of a POST. Only `Content-Type: application/json`: a form or text/plain
-    body is what any web page can make its visitors' browsers send here without asking."""
+    body is what any web page can make its visitors' browsers send here without asking. An empty
+    body is refused as any JSON parser would; a query string too, which a POST would ignore."""
+    if request.args:
+        name = next(iter(request.args))
+        raise invalid(f"POST takes its parameters in the JSON body, not the query ({name})", name)
     data = request.get_data()
-    if not data:
-        return {}
     if request.mimetype != "application/json":
         raise ApiError(
             f"send the body as Content-Type: application/json, not {request.mimetype or 'none'!r}",
             type="invalid_request",
             status=415,
         )
+    if not data:
+        raise invalid('the body is empty; send a JSON object of parameters, e.g. {"prefix": "…"}')
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -43,6 +47,13 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise invalid('the body must be a JSON object of parameters, e.g. {"prefix": "…"}')
     return body
+
+
+def query_only() -> dict:
+    """The query parameters of a GET (or HEAD); a body beside them would be ignored."""
+    if request.get_data():
+        raise invalid("GET takes its parameters in the query string; send a JSON body with POST")
+    return query_values(request.args)
 
 
 def client() -> str:

@@ -20,7 +20,9 @@ from api.json_body import MAX_JSON_DEPTH, json_body
         ('{"a":' * (MAX_JSON_DEPTH + 1) + "1" + "}" * (MAX_JSON_DEPTH + 1), "nests deeper"),
         ('{"length": NaN}', "not a JSON number"),
         ('{"length": Infinity}', "not a JSON number"),
-        ('{"length": 1' + "0" * 5000 + "}", "not valid JSON"),
+        ('{"length": 1' + "0" * 5000 + "}", "5001 digits"),
+        ('{"length": -' + "9" * 21 + "}", "21 digits"),
+        ('{"length": -0}', "-0 is not an integer"),
         ('{"prefix": "a"', "not valid JSON"),
     ],
 )

@@ -77,6 +77,15 @@ def timed_chunks(url: str, payload: bytes, *, timeout=20.0) -> list[tuple[float,
     return arrivals
 
 
+def http(method: str, path: str, *, body: bytes = b"", headers=(), version="HTTP/1.1") -> bytes:
+    """A whole request's bytes; `headers` as (name, value) pairs; Connection: close."""
+    lines = [f"{method} {path} {version}", "Host: localhost", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body
+
+
 def get(path: str, *, host="localhost") -> bytes:
     """A GET request's bytes; `path` may hold any bytes, valid UTF-8 or not."""
     return (

@@ -127,7 +127,7 @@ def _generate_paths(bounds: RequestBounds) -> dict:
         "get": {"summary": "Continue a prefix", "parameters": query, "responses": answers},
         "post": {
             "summary": "Continue a prefix (JSON body)",
-            "requestBody": {"content": {"application/json": {"schema": body}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": answers,
         },
     }
@@ -159,7 +159,7 @@ def _completions_path(bounds: RequestBounds, spelling: Spelling, neutral: dict) 
     return {
         "post": {
             "summary": "OpenAI-compatible completions",
-            "requestBody": {"content": {"application/json": {"schema": body}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {
                 "200": {
                     "description": "a text_completion object, or its chunks as events",

@@ -324,6 +324,8 @@ def test_import_loads_nothing_and_serving_never_imports_tensorflow(tiny_serving_
     [
         ({"GHOST_MAX_INFLIGHT": "many"}, "GHOST_MAX_INFLIGHT"),
         ({"GHOST_ENGINE": "pytorch"}, "GHOST_ENGINE"),
+        ({"GHOST_ENGINE": "onnx", "GHOST_KV_TYPE": "q8_0"}, "KV_TYPE for the onnx .* f16, f32,"),
+        ({"GHOST_ENGINE": "llama", "GHOST_KV_TYPE": "f32"}, "KV_TYPE for the llama .* q8_0, f16,"),
         ({"GHOST_KV_TOKENS": "0"}, "GHOST_KV_TOKENS"),
         ({"GHOST_DEFAULT_MODEL": "absent"}, "GHOST_DEFAULT_MODEL"),
     ],

@@ -195,3 +195,20 @@ def test_a_model_that_cannot_load_is_one_clear_line(
 def test_a_kv_type_other_than_the_models_says_what_to_do(tiny_serving_model_int8):
     with pytest.raises(ValueError, match="holds f16 KV cells, not f32.*--onnx-kv-type f32"):
         engine_for(tiny_serving_model_int8.path, kv_type="f32")
+
+
+def test_settings_choose_the_onnx_engine_and_its_folders(tiny_serving_model_int8, tmp_path):
+    from serving import config, engines
+
+    folder = tiny_serving_model_int8.path
+    overrides = {"models_dir": folder.parent, "engine": "onnx", "max_slots": 4, "threads": 1}
+    engine = engines.load(config.load(overrides), folder)
+    try:
+        assert (engine.name, engine.kv_type, engine.max_slots) == ("onnx", "f16", 4)
+    finally:
+        engine.close()
+    assert engines.is_model_folder("onnx", folder)
+    gguf_only = tmp_path / "gguf-only"
+    shutil.copytree(folder, gguf_only, ignore=shutil.ignore_patterns("model.onnx"))
+    assert engines.is_model_folder("llama", gguf_only)
+    assert not engines.is_model_folder("onnx", gguf_only)

@@ -19,6 +19,7 @@ import psutil
 from bench import (
     api_ceiling,
     engine_ceiling,
+    engines,
     models,
     open_loop,
     prepare,
@@ -96,17 +97,23 @@ def run_engine_ceiling(args, model):
         ctranslate2_dir=model.ctranslate2_dir,
         batches=workload.LEVELS,
         duration_s=pick(DURATIONS["engine"], args.smoke),
-        **engine_ceiling.api_engine_settings(),
     )
 
 
 def run_serving(args, model):
-    return serving.run(
-        serving_dir=model.serving_dir,
-        levels=workload.LEVELS,
-        duration_s=pick(DURATIONS["serving"], args.smoke),
-        profile_dir=args.results / f"{args.stamp}-profiles" if args.profile else None,
-    )
+    """The closed loop through nginx once per step engine, each on a stack of its own."""
+    profiles = args.results / f"{args.stamp}-profiles" if args.profile else None
+    by_engine = {
+        engine: serving.run(
+            serving_dir=model.serving_dir,
+            levels=workload.LEVELS,
+            duration_s=pick(DURATIONS["serving"], args.smoke),
+            engine=engine,
+            profile_dir=profiles / engine if profiles else None,
+        )
+        for engine in engines.STEP_ENGINES
+    }
+    return engines.side_by_side(by_engine, engines.served())
 
 
 def run_original_designs(args, model):
@@ -121,11 +128,13 @@ def run_original_designs(args, model):
 
 
 def capacity(args, model) -> float:
-    """The engine ceiling's batch-32 tokens/s from this run, measured now if it did not run."""
+    """CTranslate2's batch-32 tokens/s in this run's engine ceiling, measured now if it did not
+    run: the open loop's capacity whichever engine serves."""
     ceiling = args.sections.get("engine_ceiling", {})
     if ceiling.get("status") != "ok":
         ceiling = {"result": run_engine_ceiling(args, model)}
-    return report.level(ceiling["result"]["levels"], "batch", max(workload.LEVELS))["tokens_per_s"]
+    reference = engines.figures_of(ceiling["result"], engines.REFERENCE)
+    return report.level(reference["levels"], "batch", max(workload.LEVELS))["tokens_per_s"]
 
 
 def run_open_loop(args, model):

@@ -1,7 +1,8 @@
 """How much of the raw engine's speed the API keeps, without HTTP; and the worker's memory.
 
-Raw: the serving engine's per-step API driven directly (bench.engine_ceiling's loop: all
-sequences advanced one token per step). API: the same model behind the app's registry,
+Raw: the served engine's per-step API driven directly (bench.engine_ceiling's loop: all
+sequences advanced one token per step); the served engine is the API's own (serving.config:
+GHOST_ENGINE, else the product's default). API: the same model behind the app's registry,
 admission control, scheduler and text streaming (`serving.generation`), driven by N request
 threads at once, as uWSGI's threads would. Same workload for both (bench.workload: 16 prompt
 tokens, 64 new, top-k 40), same engine settings (serving.config). Both sides share the app's one
@@ -41,6 +42,7 @@ def run(*, model_dir: Path, smoke: bool) -> dict:
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     levels = [_level(batch, measured["pairs"][str(batch)]) for batch in BATCHES]
     return {
+        "engine": measured["settings"]["engine"],
         "model_dir": str(model_dir),
         "settings": measured["settings"],
         "pairs": pairs,
@@ -91,7 +93,7 @@ def measure(model_dir: Path, pairs: int) -> dict:
         def raw(batch: int) -> int:
             wait_idle(model.scheduler)
             return engine_ceiling.on_own_thread(
-                engine_ceiling.llama_generate_batch, model.engine, prompt_ids, batch=batch
+                engine_ceiling.generate_batch, model.engine, prompt_ids, batch=batch
             )
 
         def one_request() -> int:

@@ -2,39 +2,45 @@
 
 Same workload as the serving benchmark (16-token prompt, 64 new tokens, top-k 40) at batch
 1 / 8 / 32:
-- llama.cpp, the serving engine: the API's own `LlamaEngine` with the API's settings, one step
-  per token for all sequences (the prompts prefilled together in the first step).
-- CTranslate2 int8 `generate_batch` on the same checkpoint: the capacity reference.
-  Its figures are the result's top-level `levels`: the open-loop rates are fractions of them.
+- every slot engine the scheduler can step (bench.engines.STEP_ENGINES: ONNX Runtime and
+  llama.cpp), each built by `serving.engines.load` with the API's settings and stepped as the
+  scheduler steps it: one step per token for all sequences, the prompts prefilled in the first.
+- CTranslate2 int8 `generate_batch` on the same checkpoint: the capacity reference (the
+  open-loop rates are fractions of its batch-32 figure).
+The result has bench.engines' shape: the served engine's figures on top, the others beside.
 
-Both drive OpenMP (libgomp), whose spin-waiting stops once it counts more of its threads than
-cores: llama.cpp's decodes all run on the engine's one decode thread, and CTranslate2 loads on a
-thread that ends with the load (its helpers would otherwise stay parked beside the generation's).
+llama.cpp and CTranslate2 drive OpenMP (libgomp), whose spin-waiting stops once it counts more
+of its threads than cores: llama.cpp's decodes all run on the engine's one decode thread, and
+CTranslate2 loads on a thread that ends with the load (its helpers would otherwise stay parked
+beside the generation's). ONNX Runtime runs its own pool, which sleeps when idle.
 """
 
+import dataclasses
 import threading
 import time
 from functools import partial
 from pathlib import Path
 
-from bench import workload
+from bench import engines, workload
 
 
-def api_engine_settings() -> dict:
-    """The llama engine's settings as the API runs it (its config's defaults and GHOST_*
-    environment), so the ceiling is measured on the same footing."""
+def api_engine_settings(engine: str | None = None, *, min_slots: int = 1):
+    """The serving Settings as the API reads them (its config's defaults and GHOST_*
+    environment), for `engine` (default: the served one), with at least min_slots slots, so
+    the ceiling is measured on the API's footing. A GHOST_KV_TYPE the engine does not take
+    (llama's q8_0 for ONNX) is left to that engine's default."""
     from serving import config
 
     settings = config.load()
-    return {
-        "threads": settings.engine_threads,
-        "max_slots": settings.max_slots,
-        "kv_tokens": settings.kv_tokens,
-    }
+    engine = engine or settings.engine
+    kv_type = settings.kv_type if settings.kv_type in config.KV_TYPES.get(engine, ()) else ""
+    slots = max(settings.max_slots, min_slots)
+    return dataclasses.replace(settings, engine=engine, kv_type=kv_type, max_slots=slots)
 
 
-def llama_generate_batch(engine, prompt_ids: list[int], *, batch: int) -> int:
-    """`batch` sequences of the workload through a LlamaEngine, step by step; new tokens."""
+def generate_batch(engine, prompt_ids: list[int], *, batch: int) -> int:
+    """`batch` sequences of the workload through a slot engine (open / step / free), one step
+    per token for all of them, as the scheduler steps it; returns the new tokens."""
     from serving.engines.base import Feed
 
     for slot in range(batch):
@@ -103,19 +109,27 @@ def on_own_thread(function, *args, **kwargs):
     return outcome["value"]
 
 
-def measure_llama(model_dir: Path, batches, duration_s: float, **settings) -> dict:
-    from serving.engines.llama_engine import LlamaEngine
+def measure_step_engine(model_dir: Path, name: str, batches, duration_s: float) -> dict:
+    """One slot engine as the API builds it (serving.engines.load), stepped batch by batch."""
+    from serving import engines as serving_engines
     from serving.tokenizer import Tokenizer
 
     prompt_ids = Tokenizer(model_dir).encode(workload.prompt_text(model_dir))
-    max_slots = max(settings.pop("max_slots"), *batches)
-    engine = LlamaEngine(model_dir, max_slots=max_slots, **settings)
+    settings = api_engine_settings(name, min_slots=max(batches))
+    engine = serving_engines.load(settings, model_dir)
     try:
-        call = partial(llama_generate_batch, engine, prompt_ids)
+        call = partial(generate_batch, engine, prompt_ids)
         levels = [measure_batch(call, batch=b, duration_s=duration_s) for b in batches]
+        kv_type = getattr(engine, "kv_type", "") or settings.engine_kv_type
+        shape = {"kv_tokens": engine.kv_tokens, "kv_type": kv_type}
     finally:
         engine.close()
-    return {**settings, "max_slots": max_slots, "levels": levels}
+    return {
+        "threads": settings.engine_threads,
+        "max_slots": settings.max_slots,
+        **shape,
+        "levels": levels,
+    }
 
 
 def measure_ctranslate2(model_dir: Path, batches, duration_s: float) -> dict:
@@ -147,9 +161,11 @@ def run(
     ctranslate2_dir: Path,
     batches: tuple[int, ...],
     duration_s: float,
-    **llama_settings,
 ) -> dict:
-    """llama_settings: threads, max_slots, kv_tokens (see api_engine_settings)."""
-    llama = measure_llama(Path(model_dir), batches, duration_s, **llama_settings)
-    reference = measure_ctranslate2(Path(ctranslate2_dir), batches, duration_s)
-    return {**reference, "llama": llama}
+    """Every step engine, then the CTranslate2 reference; bench.engines' shape."""
+    by_engine = {
+        name: measure_step_engine(Path(model_dir), name, batches, duration_s)
+        for name in engines.STEP_ENGINES
+    }
+    by_engine[engines.REFERENCE] = measure_ctranslate2(Path(ctranslate2_dir), batches, duration_s)
+    return engines.side_by_side(by_engine, engines.served())

@@ -1,8 +1,8 @@
 """The models the benchmarks run on, made with the real `python -m model` CLI and reused.
 
 Full run: GPT-2-124M's exact shape (`model init --shape 124M`, random weights) exported for
-llama.cpp (model.gguf, export's default weight type), and the same checkpoint converted to a
-CTranslate2 int8 folder: the engine ceiling's capacity reference.
+llama.cpp (model.gguf, export's default weight type) and ONNX Runtime (model.onnx), and the same
+checkpoint converted to a CTranslate2 int8 folder: the engine ceiling's capacity reference.
 Smoke run: a tiny model of the same layout, made in seconds.
 """
 
@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts import GGUF_MODEL, HPARAMS
+from contracts import GGUF_MODEL, HPARAMS, ONNX_MODEL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_SHAPE = ("--vocab-size", "512", "--n-layer", "2", "--n-embd", "64", "--n-head", "2")
@@ -33,7 +33,7 @@ class BenchModel:
     data_dir: Path  # GHOST_DATA_DIR holding models/NAME
     name: str
     base_dir: Path  # gpt-2-simple layout: what the original designs load
-    serving_dir: Path  # exported serving folder (model.gguf): what the stack and the engine load
+    serving_dir: Path  # exported serving folder (model.gguf, model.onnx): what the stack loads
     ctranslate2_dir: Path  # CTranslate2 int8 folder of the same checkpoint: the reference
 
 
@@ -78,7 +78,8 @@ def ensure_model(data_dir: Path, *, smoke: bool) -> BenchModel:
         write_corpus(corpus, sentences=3000 if smoke else 40000)
         shape = TINY_SHAPE if smoke else ("--shape", "124M")
         model_cli(data_dir, "init", name, "--corpus", str(corpus), *shape, "--force")
-    if not (model.serving_dir / GGUF_MODEL).is_file():
+    # A folder exported before export wrote model.onnx lacks it: exported again, whole.
+    if not all((model.serving_dir / name).is_file() for name in (GGUF_MODEL, ONNX_MODEL)):
         model_cli(data_dir, "export", "--base", name, "--out", str(model.serving_dir))
     if not (model.ctranslate2_dir / HPARAMS).is_file():  # conversion's last file
         shutil.rmtree(model.ctranslate2_dir, ignore_errors=True)  # a conversion cut short

@@ -2,9 +2,10 @@
 llama.cpp's `llama-server`.
 
 Requests arrive on a fixed Poisson schedule of mixed traffic (bench/traffic.py) at 25/50/75/100 %
-of the engine's measured capacity, whether or not earlier ones have been answered, and stream
-their tokens. The same schedule goes to the native stack (nginx → uWSGI → API) and to a
-`llama-server` on the same GGUF file, with as many slots and KV cells as the API's engine.
+of the capacity (CTranslate2's measured batch-32 tokens/s), whether or not earlier ones have been
+answered, and stream their tokens. The same schedule goes to the native stack (nginx → uWSGI →
+API) once per step engine (ONNX Runtime, llama.cpp) and to a `llama-server` on the same GGUF
+file, with as many slots and KV cells as the API's engine.
 
 Per rate: tokens/s served, rejections, time to first token (TTFT) and time per output token
 (TPOT, vLLM's: (latency − TTFT) / (tokens − 1)) p50/p99, TPOT of seeded vs unseeded requests.
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from bench import llama_server, load, serving, traffic
+from bench import engines, llama_server, load, serving, traffic
 from bench.memory import PeakMemory
 from bench.serving import NGINX_UNLIMITED
 from contracts import GGUF_MODEL
@@ -238,6 +239,15 @@ def run_llama_server(
     return {"binary": str(binary), "build_s": build_s, "shape": shape, **figures}
 
 
+def run_stack(serving_dir: Path, plan, app_env: dict[str, str], engine: str) -> dict:
+    """The plan against the native stack serving with `engine` (GHOST_ENGINE)."""
+    with serving.native_stack(serving_dir, {**app_env, "GHOST_ENGINE": engine}) as stack:
+        groups = {"worker": serving.worker_pids(stack.uwsgi_pid), "nginx": [stack.nginx_pid]}
+        return measure_rates(
+            ghostwriter_sender(stack.url), plan, timeout_s=REQUEST_TIMEOUT_S, memory_groups=groups
+        )
+
+
 def run(
     *,
     serving_dir: Path,
@@ -248,16 +258,17 @@ def run(
     requests_per_rate: int | None = None,
     build_llama_server: bool = True,
 ) -> dict:
-    """capacity_tokens_per_s: the engine ceiling's batch-32 rate measured in the same run.
-    Each rate lasts duration_s, or (a smoke run) sends requests_per_rate requests."""
+    """capacity_tokens_per_s: CTranslate2's batch-32 rate in the same run's engine ceiling.
+    Each rate lasts duration_s, or (a smoke run) sends requests_per_rate requests. The stack
+    runs the plan once per step engine; "ghostwriter" has bench.engines' shape."""
     serving_dir = Path(serving_dir).resolve()
     plan = rate_plan(capacity_tokens_per_s, mix, duration_s=duration_s, count=requests_per_rate)
     app_env = serving.one_client({})  # otherwise the product's own settings
-    with serving.native_stack(serving_dir, app_env) as stack:
-        groups = {"worker": serving.worker_pids(stack.uwsgi_pid), "nginx": [stack.nginx_pid]}
-        ours = measure_rates(
-            ghostwriter_sender(stack.url), plan, timeout_s=REQUEST_TIMEOUT_S, memory_groups=groups
-        )
+    by_engine = {
+        engine: {"engine": engine, **run_stack(serving_dir, plan, app_env, engine)}
+        for engine in engines.STEP_ENGINES
+    }
+    ours = engines.side_by_side(by_engine, engines.served())
     result = {
         "model": serving_dir.name,
         "capacity_tokens_per_s": capacity_tokens_per_s,

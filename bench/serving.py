@@ -120,12 +120,14 @@ def run(
     serving_dir: Path,
     levels: tuple[int, ...],
     duration_s: float,
+    engine: str,
     profile_dir: Path | None = None,
 ) -> dict:
-    """profile_dir: when given, py-spy samples the worker during each level (not the warm-up)."""
+    """The stack serving with `engine` (GHOST_ENGINE). profile_dir: when given, py-spy samples
+    the worker during each level (not the warm-up)."""
     serving_dir = Path(serving_dir).resolve()
     prefix = workload.prompt_text(serving_dir)
-    settings = one_client(app_settings(levels))
+    settings = one_client({**app_settings(levels), "GHOST_ENGINE": engine})
     with native_stack(serving_dir, settings) as stack:
         idle = PeakMemory({"uwsgi": [stack.uwsgi_pid], "nginx": [stack.nginx_pid]})
         with idle:
@@ -146,6 +148,7 @@ def run(
             for concurrency in levels
         ]
     return {
+        "engine": engine,
         "model": serving_dir.name,
         "app_env": settings,
         "nginx_env": NGINX_UNLIMITED,

@@ -1,5 +1,6 @@
-"""The whole benchmark runner, smoke-sized: real model CLI, real nginx + uWSGI stack, real
-CTranslate2, the original gpt-2-simple designs under real uWSGI. Checks the result's shape and
+"""The whole benchmark runner, smoke-sized: real model CLI, real nginx + uWSGI stack on each
+step engine (ONNX Runtime, llama.cpp), real CTranslate2, the original gpt-2-simple designs
+under real uWSGI. Checks the result's shape and
 that its figures are positive and consistent with each other, not how fast this machine is."""
 
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import llama_server, open_loop, soak, traffic, workload
+from bench import engines, llama_server, open_loop, soak, traffic, workload
 from bench.__main__ import SECTIONS, SMOKE_REQUESTS_PER_RATE
 from bench.models import REPO_ROOT
 from model.native_logs import is_noise
@@ -28,10 +29,6 @@ def smoke_run(tmp_path_factory):
     results = sorted((root / "results").glob("*-smoke.json"))
     assert len(results) == 1, f"no result written:\n{done.stderr[-3000:]}"
     return done, json.loads(results[0].read_text())
-
-
-def levels(result, section):
-    return result["sections"][section]["result"]["levels"]
 
 
 @pytest.mark.timeout(620)
@@ -64,14 +61,28 @@ def assert_rate_is_tokens_over_seconds(row):
     assert 0.999 * slowest <= row["tokens_per_s"] <= 1.001 * fastest, row
 
 
+def by_engine(result, section) -> dict[str, dict]:
+    """Every engine's figures of a section (bench.engines' shape), the served one checked."""
+    figures = result["sections"][section]["result"]
+    assert figures["engine"] == engines.served()
+    return engines.all_figures(figures)
+
+
 def test_engine_ceiling_levels_are_consistent(smoke_run):
     _, result = smoke_run
-    rows = levels(result, "engine_ceiling")
-    assert [row["batch"] for row in rows] == list(workload.LEVELS)
-    for row in rows:
-        assert row["calls"] >= 1 and row["tokens_per_s"] > 0
-        assert 0 < row["tokens"] <= row["calls"] * row["batch"] * workload.NEW_TOKENS
-        assert_rate_is_tokens_over_seconds(row)
+    measured = by_engine(result, "engine_ceiling")
+    assert set(measured) == {*engines.STEP_ENGINES, engines.REFERENCE}
+    for name, figures in measured.items():
+        rows = figures["levels"]
+        assert [row["batch"] for row in rows] == list(workload.LEVELS), name
+        for row in rows:
+            assert row["calls"] >= 1 and row["tokens_per_s"] > 0
+            assert 0 < row["tokens"] <= row["calls"] * row["batch"] * workload.NEW_TOKENS
+            assert_rate_is_tokens_over_seconds(row)
+    # Each step engine ran with the API's slots and KV budget, at least one slot per sequence.
+    for name in engines.STEP_ENGINES:
+        assert measured[name]["max_slots"] >= max(workload.LEVELS)
+        assert measured[name]["kv_tokens"] > 0 and measured[name]["kv_type"]
 
 
 def check_latencies(row):
@@ -84,7 +95,14 @@ def check_latencies(row):
 
 def test_serving_levels_are_consistent(smoke_run):
     _, result = smoke_run
-    rows = levels(result, "serving")
+    measured = by_engine(result, "serving")
+    assert set(measured) == set(engines.STEP_ENGINES)
+    for name, figures in measured.items():
+        assert figures["app_env"]["GHOST_ENGINE"] == name
+        check_serving_levels(figures["levels"])
+
+
+def check_serving_levels(rows):
     expected = [(mode, c) for mode in ("stream", "json") for c in workload.LEVELS]
     assert [(row["mode"], row["concurrency"]) for row in rows] == expected
     for row in rows:
@@ -150,7 +168,10 @@ def check_rate(row, requests):
 def test_open_loop_rates_are_consistent(smoke_run):
     _, result = smoke_run
     figures = result["sections"]["open_loop"]["result"]
-    servers = [figures["ghostwriter"]]
+    ours = engines.all_figures(figures["ghostwriter"])
+    assert figures["ghostwriter"]["engine"] == engines.served()
+    assert set(ours) == set(engines.STEP_ENGINES)
+    servers = list(ours.values())
     if llama_server.binary_path().is_file():
         servers.append(figures["llama_server"])
     else:

@@ -8,7 +8,8 @@ in the trainer image.
 
 - `--run RUN`: a fine-tuned checkpoint, through the TensorFlow reference engine; --checkpoint
   best (default: lowest validation loss, else the latest) or latest.
-- `--model DIR`: an exported serving folder, through the serving engine (llama.cpp).
+- `--model DIR`: an exported serving folder, through the serving engine (GHOST_ENGINE, as the
+  API serves it).
 """
 
 import argparse
@@ -47,7 +48,8 @@ def add_arguments(parser) -> None:
 
 
 def model_folder(args) -> tuple[Path, str, str]:
-    """(folder, engine name, what is sampled) for the chosen run or serving folder."""
+    """(folder, engine name or None for the API's, what is sampled) for the chosen run or
+    serving folder."""
     if args.run:
         folder, why = best_checkpoint.select(paths.run_path(args.run), args.checkpoint)
         return folder, "tensorflow", f"run {args.run}: {why}"
@@ -56,7 +58,7 @@ def model_folder(args) -> tuple[Path, str, str]:
             f"{args.model} is not a serving folder (no meta.json); make one with "
             "`python -m model export --run RUN --out DIR`, or pass --run RUN"
         )
-    return args.model, "llama", f"serving folder {args.model}"
+    return args.model, None, f"serving folder {args.model}"
 
 
 def usage_error(error) -> UsageError:
@@ -117,7 +119,8 @@ def run(args) -> int:
     asked = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     params = checked_params(asked)
     slots = max(1, min(args.nsamples, MAX_SLOTS))
-    settings = config.load({"models_dir": folder.parent, "engine": engine_name, "max_slots": slots})
+    chosen = {"models_dir": folder.parent, "max_slots": slots}
+    settings = config.load(chosen | ({"engine": engine_name} if engine_name else {}))
     print(f"sampling {what}", flush=True)
     model = load(folder, settings)
     try:

@@ -103,7 +103,7 @@ def closed_loop_targets(serving: dict | None, ceiling: dict | None) -> list[dict
             rows.append(target(name, "not measured", None))
             continue
         got = row["tokens_per_s"] / top
-        measured = f"{got:.0%} ({row['tokens_per_s']:.0f} of {top:.0f}, {served or 'served'})"
+        measured = f"{got:.1%} ({row['tokens_per_s']:.0f} of {top:.0f}, {served or 'served'})"
         note = other_shares(serving, ceiling, clients, mode)
         rows.append(target(name, measured, got >= share, note))
     return rows

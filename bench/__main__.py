@@ -103,16 +103,17 @@ def run_engine_ceiling(args, model):
 def run_serving(args, model):
     """The closed loop through nginx once per step engine, each on a stack of its own."""
     profiles = args.results / f"{args.stamp}-profiles" if args.profile else None
-    by_engine = {
-        engine: serving.run(
+
+    def measure(engine: str) -> dict:
+        return serving.run(
             serving_dir=model.serving_dir,
             levels=workload.LEVELS,
             duration_s=pick(DURATIONS["serving"], args.smoke),
             engine=engine,
             profile_dir=profiles / engine if profiles else None,
         )
-        for engine in engines.STEP_ENGINES
-    }
+
+    by_engine = engines.in_turn(measure, engines.STEP_ENGINES)
     return engines.side_by_side(by_engine, engines.served())
 
 

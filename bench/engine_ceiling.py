@@ -163,9 +163,11 @@ def run(
     duration_s: float,
 ) -> dict:
     """Every step engine, then the CTranslate2 reference; bench.engines' shape."""
-    by_engine = {
-        name: measure_step_engine(Path(model_dir), name, batches, duration_s)
-        for name in engines.STEP_ENGINES
-    }
-    by_engine[engines.REFERENCE] = measure_ctranslate2(Path(ctranslate2_dir), batches, duration_s)
+
+    def measure(name: str) -> dict:
+        if name == engines.REFERENCE:
+            return measure_ctranslate2(Path(ctranslate2_dir), batches, duration_s)
+        return measure_step_engine(Path(model_dir), name, batches, duration_s)
+
+    by_engine = engines.in_turn(measure, (*engines.STEP_ENGINES, engines.REFERENCE))
     return engines.side_by_side(by_engine, engines.served())

@@ -1,12 +1,15 @@
 """Which engines the benchmarks compare, and where each one's figures sit in a result.
 
-One shape wherever engines are compared (the engine ceiling, the closed loop, the open loop's
-Ghostwriter stack): the SERVED engine's figures stay where that section always kept them, with
-`"engine"` naming it, and every other engine's figures, in the same shape, go under
-`"others": {name: figures}`. The served engine is the one the API runs
-(`serving.config.load().engine`: the product's default, GHOST_ENGINE overrides): the targets
-are judged on it, the others are shown beside.
+One shape wherever engines are compared (the engine ceiling's result, the closed loop's, the
+open loop's "ghostwriter"): the SERVED engine's figures where a single engine's always were
+(`levels`, `rates`, …), `"engine"` naming it, and every other engine's figures, in the same
+shape, under `"others": {name: figures}` (the engine ceiling's CTranslate2 reference among
+them). The served engine is the one the API runs (`serving.config.load().engine`: the
+product's default, GHOST_ENGINE overrides): the targets are judged on it, the others are shown
+beside.
 """
+
+import time
 
 # The slot engines the scheduler can step, both measured in every comparing section.
 STEP_ENGINES = ("onnx", "llama")
@@ -18,6 +21,16 @@ def served() -> str:
     from serving import config
 
     return config.load().engine
+
+
+def in_turn(measure, names) -> dict[str, dict]:
+    """{name: measure(name)}, one engine after another, each with the seconds it took (a
+    section's time grows with every engine it compares)."""
+    by_engine = {}
+    for name in names:
+        started = time.monotonic()
+        by_engine[name] = {**measure(name), "seconds": round(time.monotonic() - started, 1)}
+    return by_engine
 
 
 def side_by_side(by_engine: dict[str, dict], served_engine: str) -> dict:
@@ -45,6 +58,15 @@ def all_figures(section: dict) -> dict[str, dict]:
     """Every engine's figures of a section, the served engine's first."""
     served_engine = section.get("engine", "served")
     return {served_engine: section, **section.get("others", {})}
+
+
+def timings(section: dict) -> str:
+    """Each engine's share of a section's time ("onnx 60 s, llama 58 s"), where it was kept."""
+    return ", ".join(
+        f"{name} {figures['seconds']:.0f} s"
+        for name, figures in all_figures(section).items()
+        if "seconds" in figures
+    )
 
 
 def label(name: str) -> str:

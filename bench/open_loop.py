@@ -264,11 +264,11 @@ def run(
     serving_dir = Path(serving_dir).resolve()
     plan = rate_plan(capacity_tokens_per_s, mix, duration_s=duration_s, count=requests_per_rate)
     app_env = serving.one_client({})  # otherwise the product's own settings
-    by_engine = {
-        engine: {"engine": engine, **run_stack(serving_dir, plan, app_env, engine)}
-        for engine in engines.STEP_ENGINES
-    }
-    ours = engines.side_by_side(by_engine, engines.served())
+
+    def measure(engine: str) -> dict:
+        return {"engine": engine, **run_stack(serving_dir, plan, app_env, engine)}
+
+    ours = engines.side_by_side(engines.in_turn(measure, engines.STEP_ENGINES), engines.served())
     result = {
         "model": serving_dir.name,
         "capacity_tokens_per_s": capacity_tokens_per_s,

@@ -258,8 +258,15 @@ def serving_lines(serving: dict) -> list[str]:
     header = ["engine", "mode", "clients", "tokens/s", "req/s", "p50 ms", "p95 ms", "p99 ms"]
     header += ["TTFT p50 ms", "TTFT p95 ms", "worker MB", "nginx MB", "stack MB", "errors"]
     title = f"### Serving: nginx → uWSGI → API ({serving['model']})"
-    note = f"(served engine: {serving.get('engine', 'served')}; the others beside it)"
+    note = (
+        f"(served engine: {serving.get('engine', 'served')}; the others beside it{took(serving)})"
+    )
     return [title, "", note, "", *table(header, rows)]
+
+
+def took(section: dict) -> str:
+    seconds = engines.timings(section)
+    return f"; {seconds}" if seconds else ""
 
 
 def engine_name(name: str, figures: dict) -> str:
@@ -281,7 +288,7 @@ def engine_lines(ceiling: dict) -> list[str]:
     ]
     header = ["engine", "batch", "tokens/s", "ms per call"]
     title = "### Engine ceiling: raw tokens/s, no HTTP, no API"
-    note = f"(served engine: {ceiling.get('engine', 'llama')})"
+    note = f"(served engine: {ceiling.get('engine', 'llama')}{took(ceiling)})"
     return [title, "", note, "", *table(header, rows)]
 
 

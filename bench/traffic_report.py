@@ -157,6 +157,9 @@ def open_loop_lines(open_loop: dict) -> list[str]:
         f"lengths {mix['lengths'][0]}–{mix['lengths'][1]}; times in ms)"
     )
     lines = [title, "", *table(header, rows)]
+    seconds = engines.timings(open_loop["ghostwriter"])
+    if seconds:
+        lines += ["", f"(ghostwriter's stack on each engine: {seconds})"]
     if "skipped" in theirs:
         lines += ["", f"llama-server skipped: {theirs['skipped']}"]
     elif theirs.get("build_s"):

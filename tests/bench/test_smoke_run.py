@@ -65,7 +65,9 @@ def by_engine(result, section) -> dict[str, dict]:
     """Every engine's figures of a section (bench.engines' shape), the served one checked."""
     figures = result["sections"][section]["result"]
     assert figures["engine"] == engines.served()
-    return engines.all_figures(figures)
+    measured = engines.all_figures(figures)
+    assert all(engine["seconds"] > 0 for engine in measured.values())  # each engine's time
+    return measured
 
 
 def test_engine_ceiling_levels_are_consistent(smoke_run):
@@ -171,6 +173,7 @@ def test_open_loop_rates_are_consistent(smoke_run):
     ours = engines.all_figures(figures["ghostwriter"])
     assert figures["ghostwriter"]["engine"] == engines.served()
     assert set(ours) == set(engines.STEP_ENGINES)
+    assert all(engine["seconds"] > 0 for engine in ours.values())
     servers = list(ours.values())
     if llama_server.binary_path().is_file():
         servers.append(figures["llama_server"])

@@ -16,7 +16,7 @@ KV_TYPES = {"llama": ("q8_0", "f16"), "onnx": ("f16", "f32")}
 class Settings:
     models_dir: Path  # folder of model folders, one per served model
     default_model: str | None = None  # None: the first model by name
-    engine: str = "llama"
+    engine: str = "onnx"  # the fastest on the open loop (README, Benchmarks); llama: least memory
     max_inflight: int = 64  # admission limit: sequences running + queued, all clients
     max_client_inflight: int = 16  # the same, per client (address); past it a 429
     max_slots: int = 32  # sequences the engine advances together, each step

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from serving.engines.llama_engine import LlamaEngine
 from tests.api.conftest import service
+from tests.fixtures.engine_pace import STEPPING_ENGINES, slowed
 
 
 def generate(client, **params):
@@ -166,10 +166,8 @@ def test_stream_with_several_samples_labels_each(client):
 def test_a_stream_sends_what_came_meanwhile_at_most_once_per_interval(make_app, monkeypatch):
     # The tiny model writes 100 tokens inside a millisecond, faster than any interval: each
     # engine step is slowed to a real model's pace (2 ms) so that tokens come in between chunks.
-    step = LlamaEngine.step
-    monkeypatch.setattr(
-        LlamaEngine, "step", lambda engine, feeds: time.sleep(0.002) or step(engine, feeds)
-    )
+    for engine_class in STEPPING_ENGINES:
+        monkeypatch.setattr(engine_class, "step", slowed(engine_class, 0.002))
     interval = 0.02
     client = make_app(stream_interval_ms=interval * 1000).test_client()
     params = {"prefix": "The keeper said", "length": 100, "temperature": 1, "seed": 5}

@@ -27,6 +27,16 @@ def choose_token(
         logits[banned] = -np.inf
     if temperature == 0:
         return int(np.argmax(logits))
+    order, probs = kept_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+    return int(order[rng.choice(len(order), p=probs)])
+
+
+def kept_distribution(
+    logits: np.ndarray, *, temperature: float, top_k: int, top_p: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ids a draw may pick, most probable first, and their probabilities: temperature, then
+    top-k, then top-p on the tempered probabilities (top-k's set does not depend on temperature;
+    top-p's does)."""
     scaled = logits.astype(np.float64) / temperature
     order = np.argsort(-scaled, kind="stable")
     if top_k:
@@ -39,7 +49,7 @@ def choose_token(
         cut = int(np.searchsorted(np.cumsum(probs), top_p)) + 1
         probs = probs[:cut] / probs[:cut].sum()
         order = order[:cut]
-    return int(order[rng.choice(len(order), p=probs)])
+    return order, probs
 
 
 def seed_for(seed: int, sample: int) -> int:

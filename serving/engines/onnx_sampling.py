@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.sampler import kept_distribution
+
 
 def draws_whole_vocabulary(temperature: np.ndarray, top_k: np.ndarray, n_vocab: int):
     """Rows the graph must draw for (and sum the tempered weights of): sampled, no top-k."""
@@ -88,17 +90,7 @@ def _from_candidates(rows: Rows, top_k: np.ndarray, picked: np.ndarray):
 def sample_row(logits: np.ndarray, *, temperature, top_k: int, top_p, u: float) -> int:
     """serving.sampler.choose_token on one row whose banned ids are already -inf, with the
     uniform draw `u` given (numpy's Generator.choice draws one and searches the same CDF)."""
-    scaled = logits.astype(np.float64) / temperature
-    order = np.argsort(-scaled, kind="stable")
-    if top_k:
-        order = order[:top_k]
-    kept = scaled[order]
-    probs = np.exp(kept - kept[0])
-    probs /= probs.sum()
-    if top_p < 1:
-        cut = int(np.searchsorted(np.cumsum(probs), top_p)) + 1
-        probs = probs[:cut] / probs[:cut].sum()
-        order = order[:cut]
+    order, probs = kept_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
     cdf = np.cumsum(probs)
     cdf /= cdf[-1]
     return int(order[np.searchsorted(cdf, u, side="right")])

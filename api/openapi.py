@@ -155,7 +155,17 @@ def _completions_path(bounds: RequestBounds, spelling: Spelling, neutral: dict) 
     }
     for name, values in neutral.items():
         properties[name] = {"enum": list(values), "description": "only this neutral value"}
-    body = {"type": "object", "additionalProperties": False, "properties": properties}
+    body = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        # stream_options (an object) only beside stream: true, as OpenAI's API has it.
+        "if": {
+            "required": ["stream_options"],
+            "properties": {"stream_options": {"type": "object"}},
+        },
+        "then": {"required": ["stream"], "properties": {"stream": {"const": True}}},
+    }
     return {
         "post": {
             "summary": "OpenAI-compatible completions",

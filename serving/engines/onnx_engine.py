@@ -39,16 +39,22 @@ class Slot:
     length: int = 0  # cells holding the sequence so far
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def session_options(threads: int) -> ort.SessionOptions:
+    """Options for a session on the process's one intra-op pool (made by the first call)."""
     global _pool_threads
-    if not path.is_file():
-        raise ValueError(f"{path} not found: re-run `python -m model export` to write it")
     if _pool_threads is None:
         ort.set_global_thread_pool_sizes(threads, 1)
         _pool_threads = threads
     options = ort.SessionOptions()
     options.use_per_session_threads = False
     options.log_severity_level = 3  # errors only
+    return options
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ValueError(f"{path} not found: re-run `python -m model export` to write it")
+    options = session_options(threads)
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own Fail/InvalidProtobuf/… classes

@@ -11,6 +11,7 @@ from onnx import TensorProto, helper
 
 from model.onnx_graph import OPSET, Graph
 from model.onnx_writer import sampling_outputs
+from serving.engines.onnx_engine import session_options
 from serving.engines.onnx_sampling import Rows, choose, draws_whole_vocabulary
 from serving.sampler import choose_token
 
@@ -38,7 +39,11 @@ def sampling_graph():
     ]
     graph = helper.make_graph(g.nodes, "sampling", inputs, outputs, g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    # On the process's one pool, as the engine's sessions (which may have made it already).
+    options = session_options(threads=1)
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def sample(session, logits, settings: list[dict], seeds: list[int]) -> list[int]:

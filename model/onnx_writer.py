@@ -118,7 +118,6 @@ def sampling_outputs(g: Graph, logits: str, candidates: int) -> None:
 
 
 def graph_inputs(hparams: dict, kv_type: int) -> list:
-    heads, head_size = hparams["n_head"], hparams["n_embd"] // hparams["n_head"]
     tensor = helper.make_tensor_value_info
     inputs = [
         tensor("input_ids", TensorProto.INT64, ["batch", "sequence"]),
@@ -130,15 +129,21 @@ def graph_inputs(hparams: dict, kv_type: int) -> list:
         tensor("temperature", TensorProto.FLOAT, ["draws"]),
         tensor("uniform", TensorProto.FLOAT, ["draws"]),
     ]
+    return inputs + kv_tensors("past", hparams, kv_type)
+
+
+def kv_tensors(prefix: str, hparams: dict, kv_type: int) -> list:
+    """The slot KV buffers of every layer, keys then values: `{prefix}_key_0`, …"""
+    heads, head_size = hparams["n_head"], hparams["n_embd"] // hparams["n_head"]
     cache = ["batch", heads, "slot_length", head_size]
-    for layer in range(hparams["n_layer"]):
-        for kind in ("key", "value"):
-            inputs.append(tensor(f"past_{kind}_{layer}", kv_type, cache))
-    return inputs
+    return [
+        helper.make_tensor_value_info(f"{prefix}_{kind}_{layer}", kv_type, cache)
+        for layer in range(hparams["n_layer"])
+        for kind in ("key", "value")
+    ]
 
 
 def graph_outputs(hparams: dict, kv_type: int, candidates: int) -> list:
-    heads, head_size = hparams["n_head"], hparams["n_embd"] // hparams["n_head"]
     tensor = helper.make_tensor_value_info
     outputs = [
         tensor("logits", TensorProto.FLOAT, ["batch", hparams["n_vocab"]]),
@@ -147,11 +152,7 @@ def graph_outputs(hparams: dict, kv_type: int, candidates: int) -> list:
         tensor("drawn_ids", TensorProto.INT64, ["draws"]),
         tensor("tempered_sum", TensorProto.FLOAT, ["draws"]),
     ]
-    cache = ["batch", heads, "slot_length", head_size]
-    for layer in range(hparams["n_layer"]):
-        for kind in ("key", "value"):
-            outputs.append(tensor(f"present_{kind}_{layer}", kv_type, cache))
-    return outputs
+    return outputs + kv_tensors("present", hparams, kv_type)
 
 
 def build(

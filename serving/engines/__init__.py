@@ -25,25 +25,18 @@ def load(settings: Settings, folder: Path) -> Engine:
         from serving.engines.tensorflow_engine import TensorFlowEngine
 
         return TensorFlowEngine(folder, max_slots=settings.max_slots, kv_tokens=settings.kv_tokens)
+    shared = {
+        "max_slots": settings.max_slots,
+        "kv_tokens": settings.kv_tokens,
+        "threads": settings.engine_threads,
+    }
     if settings.engine == "onnx":
         from serving.engines.onnx_engine import OnnxEngine
 
-        return OnnxEngine(
-            folder,
-            max_slots=settings.max_slots,
-            kv_tokens=settings.kv_tokens,
-            kv_type=settings.kv_type,
-            threads=settings.engine_threads,
-        )
+        return OnnxEngine(folder, kv_type=settings.kv_type, **shared)
     from serving.engines.llama_engine import LlamaEngine
 
-    return LlamaEngine(
-        folder,
-        max_slots=settings.max_slots,
-        kv_tokens=settings.kv_tokens,
-        kv_type=settings.engine_kv_type,
-        threads=settings.engine_threads,
-    )
+    return LlamaEngine(folder, kv_type=settings.engine_kv_type, **shared)
 
 
 __all__ = ["Engine", "Feed", "is_model_folder", "load"]

@@ -110,11 +110,18 @@ def test_a_seed_gives_the_same_tokens_alone_and_among_others(tiny_serving_model_
         engine.close()
 
 
-def beside_mates(engine, slot, prompt_ids, sampling, mates: list[int]) -> list[int]:
-    """A seeded sequence in `slot`, its mates (sampling, seeded) in the same steps throughout."""
+def mate_sampling(mate: int) -> dict:
+    return {"temperature": 0.9, "top_k": 40, "top_p": 1.0, "seed": mate}
+
+
+def beside_mates(
+    engine, slot, prompt_ids, sampling, mates: list[int], settings=mate_sampling
+) -> list[int]:
+    """A seeded sequence in `slot`, its mates (each opened with `settings(mate)`, seeded) in the
+    same steps throughout."""
     engine.open(slot, **sampling)
     for mate in mates:
-        engine.open(mate, temperature=0.9, top_k=40, top_p=1.0, seed=mate)
+        engine.open(mate, **settings(mate))
     feeds = [Feed(slot, prompt_ids, True)] + [Feed(m, [m, m + 1, m + 2], True) for m in mates]
     result = engine.step(feeds)
     out, mate_tokens = [result[0]], result[1:]

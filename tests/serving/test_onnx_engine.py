@@ -14,6 +14,7 @@ from model import onnx_writer
 from serving.engines.base import Feed
 from serving.engines.onnx_engine import OnnxEngine
 from serving.tokenizer import Tokenizer
+from tests.serving import test_llama_engine as llama_tests
 from tests.serving.test_llama_engine import PROMPT, generate, tensorflow_greedy
 
 NEW_TOKENS = 24
@@ -83,21 +84,13 @@ def test_prefill_in_chunks_equals_prefill_at_once(engine, prompt_ids):
     engine.free(0)
 
 
+def own_settings(mate: int) -> dict:
+    """Each mate with settings of its own."""
+    return {**SEEDED[mate % len(SEEDED)], "seed": 100 + mate}
+
+
 def beside_mates(engine, slot, prompt_ids, sampling, mates: list[int]) -> list[int]:
-    """A seeded sequence in `slot`; each mate with its own settings, in the same steps."""
-    engine.open(slot, **sampling)
-    for mate in mates:
-        engine.open(mate, **{**SEEDED[mate % len(SEEDED)], "seed": 100 + mate})
-    feeds = [Feed(slot, prompt_ids, True)] + [Feed(m, [m, m + 1, m + 2], True) for m in mates]
-    result = engine.step(feeds)
-    out, mate_tokens = [result[0]], result[1:]
-    while len(out) < NEW_TOKENS:
-        feeds = [Feed(m, [t], True) for m, t in zip(mates, mate_tokens, strict=True)]
-        result = engine.step([Feed(slot, [out[-1]], True), *feeds])
-        out, mate_tokens = [*out, result[0]], result[1:]
-    for used in (slot, *mates):
-        engine.free(used)
-    return out
+    return llama_tests.beside_mates(engine, slot, prompt_ids, sampling, mates, own_settings)
 
 
 @pytest.mark.timeout(180)

@@ -110,6 +110,27 @@ def test_a_seed_gives_the_same_tokens_alone_and_among_others(tiny_serving_model_
         engine.close()
 
 
+def check_a_move(engine, prompt_ids, seeded: dict, mate: dict) -> None:
+    """A sequence moved from slot 3 to 1 after a few steps beside a mate that left goes on as
+    if it had stayed; slot 3 is closed after. Leaves slot 1 open."""
+    stayed = generate(engine, 3, prompt_ids, NEW_TOKENS, **seeded)
+    engine.free(3)
+    engine.open(1, **mate)  # a mate that leaves
+    engine.open(3, **seeded)
+    mate_token, token = engine.step([Feed(1, prompt_ids[:3], True), Feed(3, prompt_ids, True)])
+    moved = [token]
+    for _ in range(5):
+        mate_token, token = engine.step([Feed(1, [mate_token], True), Feed(3, [moved[-1]], True)])
+        moved.append(token)
+    engine.free(1)
+    engine.move(3, 1)
+    while len(moved) < NEW_TOKENS:
+        moved.append(engine.step([Feed(1, [moved[-1]], True)])[0])
+    assert moved == stayed
+    with pytest.raises(ValueError, match="slot 3 is not open"):
+        engine.step([Feed(3, [moved[-1]], True)])
+
+
 def mate_sampling(mate: int) -> dict:
     return {"temperature": 0.9, "top_k": 40, "top_p": 1.0, "seed": mate}
 
@@ -160,22 +181,7 @@ def test_a_moved_sequence_goes_on_as_if_it_had_stayed(tiny_serving_model_int8, p
     seeded = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 77}
     engine = engine_for(tiny_serving_model_int8, kv_type=kv_type)
     try:
-        stayed = generate(engine, 3, prompt_ids, NEW_TOKENS, **seeded)
-        engine.free(3)
-        engine.open(1, temperature=0.9, top_k=40, top_p=1.0, seed=1)  # a mate that leaves
-        engine.open(3, **seeded)
-        mate, token = engine.step([Feed(1, prompt_ids[:3], True), Feed(3, prompt_ids, True)])
-        moved = [token]
-        for _ in range(5):
-            mate, token = engine.step([Feed(1, [mate], True), Feed(3, [moved[-1]], True)])
-            moved.append(token)
-        engine.free(1)
-        engine.move(3, 1)
-        while len(moved) < NEW_TOKENS:
-            moved.append(engine.step([Feed(1, [moved[-1]], True)])[0])
-        assert moved == stayed
-        with pytest.raises(ValueError, match="slot 3 is not open"):
-            engine.step([Feed(3, [moved[-1]], True)])
+        check_a_move(engine, prompt_ids, seeded, mate_sampling(1))
     finally:
         engine.close()
 

@@ -108,23 +108,7 @@ def test_a_seed_gives_the_same_tokens_alone_and_beside_seven_others(engine, prom
 
 @pytest.mark.timeout(180)
 def test_a_moved_sequence_goes_on_as_if_it_had_stayed(engine, prompt_ids):
-    seeded = SEEDED[0]
-    stayed = generate(engine, 3, prompt_ids, NEW_TOKENS, **seeded)
-    engine.free(3)
-    engine.open(1, **SEEDED[1])  # a mate that leaves
-    engine.open(3, **seeded)
-    mate, token = engine.step([Feed(1, prompt_ids[:3], True), Feed(3, prompt_ids, True)])
-    moved = [token]
-    for _ in range(5):
-        mate, token = engine.step([Feed(1, [mate], True), Feed(3, [moved[-1]], True)])
-        moved.append(token)
-    engine.free(1)
-    engine.move(3, 1)
-    while len(moved) < NEW_TOKENS:
-        moved.append(engine.step([Feed(1, [moved[-1]], True)])[0])
-    assert moved == stayed
-    with pytest.raises(ValueError, match="slot 3 is not open"):
-        engine.step([Feed(3, [moved[-1]], True)])
+    llama_tests.check_a_move(engine, prompt_ids, SEEDED[0], SEEDED[1])
     engine.free(1)
 
 

@@ -18,7 +18,7 @@ ENGINE_CEILING_TARGETS = (
 # batch); streaming carries the time to first token, plain JSON what most API clients ask.
 CLOSED_LOOP_SHARES = ((32, "json", 0.85), (32, "stream", 0.85), (1, "stream", 0.85))
 TTFT_TARGET_MS = 50.0  # 1 client, streaming, p50
-# The whole stack (nginx + uWSGI) at 32 clients, default KV budget (allocated once, whole).
+# The whole stack (nginx + uWSGI) at 32 clients, default KV budget (reserved at start).
 STACK_RSS_TARGET_MB = 1000.0
 STACK_RSS_CLIENTS = 32
 ORIGINAL_TARGETS = ((8, 8, 10.0), (32, 8, 10.0))

@@ -32,7 +32,7 @@ FLOAT32_TOLERANCE = 0.02
 # nat on average means the model is broken, not rounded.
 GGML_LOG_LEVEL_ERROR = 4  # ggml.h's; llama_cpp exports no constant for it
 QUANTIZED_MEAN_LIMIT = 0.5
-# model.onnx (int8 matmuls, f16 KV cells) within a fiftieth of a nat per token of TensorFlow on
+# model.onnx (int8 matmuls) within a fiftieth of a nat per token of TensorFlow on
 # average: twice q8_0's rounding, well below what changes which words the model prefers.
 ONNX_MEAN_LIMIT = 0.02
 # Words, digits, punctuation, accents, an emoji and newlines: every pre-tokenizer branch.

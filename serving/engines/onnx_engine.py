@@ -1,7 +1,9 @@
 """ONNX Runtime engine: export's model.onnx (model/onnx_writer.py) over one slot KV buffer.
 
-The cache is allocated once at load, per layer [max_slots, heads, slot length, head size] for
-keys and again for values, and never grows: slot s owns row s. A run binds the graph's past and
+The cache is reserved once at load, per layer [max_slots, heads, slot length, head size] for
+keys and again for values, and never grows: slot s owns row s. It is mapped in 4 KiB pages, so
+memory follows the cells written (transparent huge pages would make one cell cost 2 MiB) and a
+freed slot's pages go back to the system. A run binds the graph's past and
 present KV to the same rows (IOBinding by pointer), so GroupQueryAttention appends in place.
 A step runs the single-token feeds (decode steps; the scheduler keeps their slots packed from 0)
 as one batch over a range of consecutive slots, and each longer prompt chunk alone on its slot's
@@ -14,6 +16,7 @@ sized once by the first engine): several models then do not each park spinning t
 same cores.
 """
 
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +67,15 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
         ) from None
 
 
+def kv_pages(shape: tuple, dtype) -> tuple[mmap.mmap, np.ndarray]:
+    """A zeroed cache in an anonymous mapping of small pages, and the array over it."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    # Private: a page given back reads as zero and its memory is freed (a shared one keeps it).
+    pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    pages.madvise(mmap.MADV_NOHUGEPAGE)
+    return pages, np.frombuffer(pages, dtype).reshape(shape)
+
+
 class OnnxEngine(Engine):
     name = "onnx"
 
@@ -84,8 +96,8 @@ class OnnxEngine(Engine):
         self.kv_type = self._cell_type(path, kv_type)
         heads, layers = hparams["n_head"], hparams["n_layer"]
         shape = (layers, 2, max_slots, heads, self.n_ctx, hparams["n_embd"] // heads)
-        # Zero pages are only touched as slots fill: memory grows with use up to the budget.
-        self._cache = np.zeros(shape, np.float16 if self.kv_type == "f16" else np.float32)
+        cell = np.float16 if self.kv_type == "f16" else np.float32
+        self._pages, self._cache = kv_pages(shape, cell)
         bias = np.zeros(self.n_vocab, np.float32)
         bias[tokenizer.banned_ids] = -np.inf
         self._runs = RunBindings(self._session, self._cache, bias, self.n_vocab)
@@ -111,13 +123,28 @@ class OnnxEngine(Engine):
 
     def free(self, slot: int) -> None:
         self._slots[slot] = None
+        self._release(slot)
+
+    def _release(self, slot: int) -> None:
+        """Returns the whole pages of a slot's rows (the next sequence there writes before it
+        reads: every run reads only the cells its own steps wrote)."""
+        layers, kinds, _, heads, cells, head_size = self._cache.shape
+        row_bytes = heads * cells * head_size * self._cache.itemsize
+        for layer in range(layers):
+            for kind in range(kinds):
+                start = self._cache[layer, kind, slot].ctypes.data - self._cache.ctypes.data
+                first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+                end = (start + row_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
+                if end > first:
+                    self._pages.madvise(mmap.MADV_DONTNEED, first, end - first)
 
     def move(self, source: int, target: int) -> None:
         assert self._slots[target] is None, f"slot {target} is open"
         moved = self._slots[source]
         cells = moved.length
         self._cache[:, :, target, :, :cells] = self._cache[:, :, source, :, :cells]
-        self._slots[target], self._slots[source] = moved, None
+        self._slots[target] = moved
+        self.free(source)
 
     def step(self, feeds: list[Feed]) -> list[int | None]:
         """Decode feeds as batches of consecutive slots, then each prompt chunk alone."""
@@ -211,4 +238,4 @@ class OnnxEngine(Engine):
                 self.free(slot)
 
     def close(self) -> None:
-        self._runs = self._session = self._cache = None
+        self._runs = self._session = self._cache = self._pages = None

@@ -1,8 +1,8 @@
 """The ONNX Runtime engine on real exported tiny models: parity with TensorFlow, slots, seeds.
 
-Greedy decoding is compared with TensorFlow on an f32 graph with f32 KV cells (the logit gaps
-of a random tiny model are ~1e-2; int8 moves logits by more). Everything else runs on what
-export writes for serving: int8 matmuls, f16 cells.
+Greedy decoding is compared with TensorFlow on an f32 graph (the logit gaps of a random tiny
+model are ~1e-2; int8 moves logits by more). Everything else runs on what export writes for
+serving, int8 matmuls, with each KV cell type.
 """
 
 import shutil
@@ -38,25 +38,31 @@ def prompt_ids(tiny_serving_model_int8) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_serving_model_int8):
-    made = engine_for(tiny_serving_model_int8.path)
+def half_cells_folder(tiny_base, tiny_serving_model_int8, tmp_path_factory):
+    """The int8 export with its model.onnx rewritten for f16 KV cells."""
+    folder = tmp_path_factory.mktemp("onnx-f16") / "tiny"
+    shutil.copytree(tiny_serving_model_int8.path, folder)
+    onnx_writer.write(tiny_base.path, folder / "model.onnx", kv_type="f16")
+    return folder
+
+
+@pytest.fixture(scope="module", params=["f32", "f16"])
+def engine(request, tiny_serving_model_int8):
+    cells = request.param
+    folder = (
+        tiny_serving_model_int8.path
+        if cells == "f32"
+        else request.getfixturevalue("half_cells_folder")
+    )
+    made = engine_for(folder, kv_type=cells)
     yield made
     made.close()
 
 
-@pytest.fixture(scope="module")
-def float32_folder(tiny_base, tiny_serving_model, tmp_path_factory):
-    """The f32 export with its model.onnx rewritten in f32 matmuls AND f32 KV cells."""
-    folder = tmp_path_factory.mktemp("onnx-f32") / "tiny"
-    shutil.copytree(tiny_serving_model.path, folder)
-    onnx_writer.write(tiny_base.path, folder / "model.onnx", kv_type="f32", int8=False)
-    return folder
-
-
 @pytest.mark.timeout(180)
-def test_greedy_steps_follow_tensorflow(tiny_base, float32_folder, prompt_ids):
+def test_greedy_steps_follow_tensorflow(tiny_base, tiny_serving_model, prompt_ids):
     expected = tensorflow_greedy(tiny_base.path, prompt_ids, NEW_TOKENS)
-    engine = engine_for(float32_folder, kv_type="f32")
+    engine = engine_for(tiny_serving_model.path, kv_type="f32")
     try:
         assert generate(engine, 2, prompt_ids, NEW_TOKENS) == expected
         engine.open(1, temperature=0.0, top_k=0, top_p=1.0, seed=0)
@@ -82,6 +88,15 @@ def test_prefill_in_chunks_equals_prefill_at_once(engine, prompt_ids):
         engine.next_logits(0, head[start : start + 2])
     assert np.array_equal(engine.next_logits(0, prompt_ids[-1:]), at_once)
     engine.free(0)
+
+
+def test_a_freed_slot_gives_its_pages_back(engine, prompt_ids):
+    engine.open(2, **SEEDED[0])
+    engine.next_logits(2, prompt_ids)
+    assert np.count_nonzero(engine._cache[:, :, 2]) > 0
+    engine.free(2)
+    # The tiny model's slot rows fill whole pages: every one went back, and reads as zero.
+    assert np.count_nonzero(engine._cache[:, :, 2]) == 0
 
 
 def own_settings(mate: int) -> dict:
@@ -170,8 +185,8 @@ def test_a_model_that_cannot_load_is_one_clear_line(
 
 
 def test_a_kv_type_other_than_the_models_says_what_to_do(tiny_serving_model_int8):
-    with pytest.raises(ValueError, match="holds f16 KV cells, not f32.*--onnx-kv-type f32"):
-        engine_for(tiny_serving_model_int8.path, kv_type="f32")
+    with pytest.raises(ValueError, match="holds f32 KV cells, not f16.*--onnx-kv-type f16"):
+        engine_for(tiny_serving_model_int8.path, kv_type="f16")
 
 
 def test_settings_choose_the_onnx_engine_and_its_folders(tiny_serving_model_int8, tmp_path):
@@ -181,7 +196,7 @@ def test_settings_choose_the_onnx_engine_and_its_folders(tiny_serving_model_int8
     overrides = {"models_dir": folder.parent, "engine": "onnx", "max_slots": 4, "threads": 1}
     engine = engines.load(config.load(overrides), folder)
     try:
-        assert (engine.name, engine.kv_type, engine.max_slots) == ("onnx", "f16", 4)
+        assert (engine.name, engine.kv_type, engine.max_slots) == ("onnx", "f32", 4)
     finally:
         engine.close()
     assert engines.is_model_folder("onnx", folder)

@@ -103,6 +103,12 @@ class NativeStack:
         return self.run_dir / "nginx-access.log"
 
     @property
+    def page_dir(self) -> Path:
+        """The copy of frontend/ that nginx serves."""
+        assert self.run_dir is not None, "start() first"
+        return self.run_dir / "page"
+
+    @property
     def uwsgi_pid(self) -> int:
         assert self.uwsgi is not None, "start() first"
         return self.uwsgi.pid
@@ -134,9 +140,11 @@ class NativeStack:
                 self.port, self.uwsgi_address = free_port(), f"127.0.0.1:{free_port()}"
 
     def _start_once(self) -> None:
-        # Readable by nginx's unprivileged workers when it runs as root: they use its temp folders.
+        # Readable by nginx's unprivileged workers when it runs as root: they use its temp folders,
+        # and serve the page from a copy here (they may not enter a private checkout, as in /root).
         self.run_dir = Path(tempfile.mkdtemp(prefix="ghost-stack-"))
         self.run_dir.chmod(0o755)
+        shutil.copytree(FRONTEND_ROOT, self.page_dir)
         try:
             self.uwsgi = self._start_uwsgi()
             self.nginx = self._start_nginx()
@@ -194,7 +202,7 @@ class NativeStack:
             GHOST_UWSGI_ADDRESS=self.uwsgi_address,
             # The uWSGI address is an IP: nginx never asks a resolver, but the directive wants one.
             GHOST_NGINX_RESOLVER="127.0.0.1",
-            GHOST_FRONTEND_ROOT=str(FRONTEND_ROOT),
+            GHOST_FRONTEND_ROOT=str(self.page_dir),
             GHOST_NGINX_TEMP_DIR=str(self.run_dir),
         )
         values.update(self.nginx_env)

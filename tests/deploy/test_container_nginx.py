@@ -75,9 +75,11 @@ def container_dir():
 
 def write_container_config(folder: Path, overrides: dict[str, str]) -> Path:
     """The container's files with its /tmp at `folder`; returns the main config's path."""
+    # The image copies the page to a folder of its own; nginx's workers may not enter the checkout.
+    shutil.copytree(REPO_ROOT / "frontend", folder / "page", dirs_exist_ok=True)
     env = {
         **native_stack.read_env_file(native_stack.NGINX_DEFAULTS),
-        "GHOST_FRONTEND_ROOT": str(REPO_ROOT / "frontend"),
+        "GHOST_FRONTEND_ROOT": str(folder / "page"),
         "GHOST_NGINX_TEMP_DIR": str(folder),
         # Present in every container's environment; the filter must keep envsubst off them.
         "PATH": "/usr/bin:/bin",

@@ -62,7 +62,7 @@ def test_native_values_override_the_container_defaults_and_environment_tunes(mon
     assert values["GHOST_NGINX_BURST"] == "7"
     assert values["GHOST_NGINX_LISTEN"] == "127.0.0.1:5999"
     assert values["GHOST_UWSGI_ADDRESS"] == stack.uwsgi_address
-    assert values["GHOST_FRONTEND_ROOT"].endswith("frontend")
+    assert values["GHOST_FRONTEND_ROOT"] == str(tmp_path / "page")
 
 
 def uwsgi_options() -> dict[str, list[str]]:

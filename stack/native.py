@@ -161,11 +161,12 @@ class NativeStack:
         if self.console and self.verbose:
             return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, start_new_session=True)
         if self.console:
+            output = self.start_outputs[Path(log_name).stem] = StartOutput()
             proc = subprocess.Popen(
-                argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                argv, cwd=REPO_ROOT, env=env, stdout=output.write_end, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
-            self.start_outputs[Path(log_name).stem] = StartOutput(proc)
+            output.attach(proc)
             return proc
         with (self.run_dir / log_name).open("ab") as log:
             return subprocess.Popen(

@@ -59,44 +59,62 @@ def stop_process(
 
 
 class StartOutput:
-    """Relays a server's output (a pipe) to this terminal, except what it prints while it starts.
+    """Relays a server's output to this terminal, except what it printed while it started.
 
-    Until `release()` the lines are held back (the last HELD_LINES: uWSGI's ~35-line banner, nginx's
-    log of the readiness checks, a failed start's error): `held()` gives them for an error message,
-    release() drops them and lets the rest through.
+    The server writes into a pipe whose write end this object keeps too: release() writes a marker
+    line into it, so all that the server printed before (uWSGI's ~35-line banner, nginx's log of
+    the readiness checks) comes ahead of the marker, however late the relay reads it. Until the
+    marker the last HELD_LINES are kept: `held()` gives them for an error message.
     """
 
-    def __init__(self, proc: subprocess.Popen, sink: BinaryIO | None = None):
-        self._proc = proc
+    MARKER = b"\0ghostwriter: start output ends\n"
+
+    def __init__(self, sink: BinaryIO | None = None):
+        read_end, self.write_end = os.pipe()
+        self._proc: subprocess.Popen | None = None
         self._sink = sink or sys.stdout.buffer
         self._held: collections.deque[bytes] = collections.deque(maxlen=HELD_LINES)
-        self._holding = True
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._relay, args=(proc.stdout,), daemon=True)
+        self._thread = threading.Thread(target=self._relay, args=(read_end,), daemon=True)
         self._thread.start()
 
-    def _relay(self, stream: BinaryIO) -> None:
-        with stream:
+    def attach(self, proc: subprocess.Popen) -> None:
+        """The server started with stdout=self.write_end."""
+        self._proc = proc
+
+    def _relay(self, read_end: int) -> None:
+        holding = True
+        with open(read_end, "rb") as stream:
             for line in iter(stream.readline, b""):
-                with self._lock:
-                    if self._holding:
-                        self._held.append(line)
-                        continue
+                if holding:
+                    holding = line != self.MARKER
+                    if holding:
+                        with self._lock:
+                            self._held.append(line)
+                    continue
                 self._sink.write(line)
                 self._sink.flush()
 
     def release(self) -> None:
+        os.write(self.write_end, self.MARKER)
+        self._close_write_end()
+
+    def _close_write_end(self) -> None:
+        """Once only this object's end is closed, the pipe ends when the server exits."""
         with self._lock:
-            self._holding = False
-            self._held.clear()
+            if self.write_end >= 0:
+                os.close(self.write_end)
+                self.write_end = -1
 
     def held(self) -> str:
         """The lines held so far; once the server has exited, its last ones too."""
-        if self._proc.poll() is not None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._close_write_end()
             self._thread.join(timeout=2.0)
         with self._lock:
             return b"".join(self._held).decode("utf-8", errors="replace")
 
     def close(self, timeout: float = 5.0) -> None:
         """Waits for the server's last lines (its pipe closes when it and its workers exit)."""
+        self._close_write_end()
         self._thread.join(timeout=timeout)

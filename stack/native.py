@@ -149,11 +149,20 @@ class NativeStack:
             self.uwsgi = self._start_uwsgi()
             self.nginx = self._start_nginx()
             self.wait_ready()
-            for output in self.start_outputs.values():
-                output.release()
+            self.end_start_output()
         except BaseException:
             self.stop()
             raise
+
+    def end_start_output(self) -> None:
+        """On the console, what the servers print from now on is shown. nginx logs a request
+        after answering it, so the last readiness check's line may come after this point: the
+        log line of one more request, carrying the marker, ends nginx's start output."""
+        nginx = self.start_outputs.get("nginx")
+        if nginx is not None and self.readyz_status(user_agent=nginx.marker) is not None:
+            nginx.stop_writing()
+        for output in self.start_outputs.values():
+            output.release()
 
     def _spawn(self, argv: list[str], *, env: Mapping[str, str], log_name: str):
         """A server in its own session: Ctrl-C reaches only this runner, which stops it in order.
@@ -245,10 +254,11 @@ class NativeStack:
                 raise StackError(f"not ready after {self.ready_timeout:.0f} s\n{self.log_tails()}")
             time.sleep(POLL_INTERVAL_S)
 
-    def readyz_status(self) -> int | None:
+    def readyz_status(self, user_agent: str = "ghostwriter-stack") -> int | None:
         """/readyz's status through nginx; None when nothing answers."""
+        request = urllib.request.Request(self.url + "/readyz", headers={"User-Agent": user_agent})
         try:
-            with urllib.request.urlopen(self.url + "/readyz", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status
         except urllib.error.HTTPError as error:
             return error.code

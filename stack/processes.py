@@ -2,6 +2,7 @@
 
 import collections
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -61,15 +62,15 @@ def stop_process(
 class StartOutput:
     """Relays a server's output to this terminal, except what it printed while it started.
 
-    The server writes into a pipe whose write end this object keeps too: release() writes a marker
-    line into it, so all that the server printed before (uWSGI's ~35-line banner, nginx's log of
-    the readiness checks) comes ahead of the marker, however late the relay reads it. Until the
-    marker the last HELD_LINES are kept: `held()` gives them for an error message.
+    The server writes into a pipe whose write end this object keeps too. The start output ends at
+    the first line that holds `marker`: release() writes one into the pipe, so all that the server
+    printed before (uWSGI's ~35-line banner, nginx's log of the readiness checks) comes ahead of
+    it, however late the relay reads it. Until then the last HELD_LINES are kept: `held()` gives
+    them for an error message.
     """
 
-    MARKER = b"\0ghostwriter: start output ends\n"
-
     def __init__(self, sink: BinaryIO | None = None):
+        self.marker = f"ghostwriter-start-output-ends-{secrets.token_hex(8)}"
         read_end, self.write_end = os.pipe()
         self._proc: subprocess.Popen | None = None
         self._sink = sink or sys.stdout.buffer
@@ -83,11 +84,11 @@ class StartOutput:
         self._proc = proc
 
     def _relay(self, read_end: int) -> None:
-        holding = True
+        holding, marker = True, self.marker.encode()
         with open(read_end, "rb") as stream:
             for line in iter(stream.readline, b""):
                 if holding:
-                    holding = line != self.MARKER
+                    holding = marker not in line
                     if holding:
                         with self._lock:
                             self._held.append(line)
@@ -96,10 +97,13 @@ class StartOutput:
                 self._sink.flush()
 
     def release(self) -> None:
-        os.write(self.write_end, self.MARKER)
-        self._close_write_end()
+        """Ends the start output here, unless a marker was already sent another way."""
+        with self._lock:
+            if self.write_end >= 0:
+                os.write(self.write_end, self.marker.encode() + b"\n")
+        self.stop_writing()
 
-    def _close_write_end(self) -> None:
+    def stop_writing(self) -> None:
         """Once only this object's end is closed, the pipe ends when the server exits."""
         with self._lock:
             if self.write_end >= 0:
@@ -109,12 +113,12 @@ class StartOutput:
     def held(self) -> str:
         """The lines held so far; once the server has exited, its last ones too."""
         if self._proc is not None and self._proc.poll() is not None:
-            self._close_write_end()
+            self.stop_writing()
             self._thread.join(timeout=2.0)
         with self._lock:
             return b"".join(self._held).decode("utf-8", errors="replace")
 
     def close(self, timeout: float = 5.0) -> None:
         """Waits for the server's last lines (its pipe closes when it and its workers exit)."""
-        self._close_write_end()
+        self.stop_writing()
         self._thread.join(timeout=timeout)

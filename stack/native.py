@@ -149,20 +149,20 @@ class NativeStack:
             self.uwsgi = self._start_uwsgi()
             self.nginx = self._start_nginx()
             self.wait_ready()
-            self.end_start_output()
+            self._end_start_output()
         except BaseException:
             self.stop()
             raise
 
-    def end_start_output(self) -> None:
+    def _end_start_output(self) -> None:
         """On the console, what the servers print from now on is shown. nginx logs a request
         after answering it, so the last readiness check's line may come after this point: the
         log line of one more request, carrying the marker, ends nginx's start output."""
-        nginx = self.start_outputs.get("nginx")
-        if nginx is not None and self.readyz_status(user_agent=nginx.marker) is not None:
-            nginx.stop_writing()
-        for output in self.start_outputs.values():
-            output.release()
+        for name, output in self.start_outputs.items():
+            if name == "nginx" and self.readyz_status(user_agent=output.marker) is not None:
+                output.stop_writing()
+            else:
+                output.release()
 
     def _spawn(self, argv: list[str], *, env: Mapping[str, str], log_name: str):
         """A server in its own session: Ctrl-C reaches only this runner, which stops it in order.

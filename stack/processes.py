@@ -97,10 +97,8 @@ class StartOutput:
                 self._sink.flush()
 
     def release(self) -> None:
-        """Ends the start output here, unless a marker was already sent another way."""
-        with self._lock:
-            if self.write_end >= 0:
-                os.write(self.write_end, self.marker.encode() + b"\n")
+        """Ends the start output at this point of the pipe."""
+        os.write(self.write_end, self.marker.encode() + b"\n")
         self.stop_writing()
 
     def stop_writing(self) -> None:

@@ -1,13 +1,17 @@
 """The scheduler: one engine loop per model, advancing every active sequence by one token a step.
 
 Iteration-level scheduling: each step admits waiting sequences to free engine slots, feeds every
-decoding sequence its last token and every prefilling one a chunk of its prompt (at most
+decoding sequence its last token and prefilling ones the next chunk of their prompts (at most
 `prefill_chunk` prompt tokens per step in all, so a long prompt delays the others by a few steps
 instead of one long one), runs ONE engine step, hands each sampled token to its sequence and
 frees the slots of the sequences that ended (end token, length, stop string, cancelled) at once.
 A request that arrives mid-generation starts at the next step; nobody waits for a batch to end.
 Running sequences hold slots 0..n-1: a new one takes the lowest free slot and one above a gap
 moves down into it, because llama.cpp computes one sub-batch per run of consecutive slots.
+A prompt is cut into chunks of `prefill_chunk` tokens from its start, whatever else is
+prefilling: a chunk that does not fit this step's budget waits for the next. An engine's
+arithmetic over a chunk depends on the chunk's length in the last bits (attention's matrix
+products), so cuts that moved with the neighbours would let them change a seed's text.
 
 Admission counts KV cells, not requests: a sequence reserves its prompt plus its length, and the
 running sequences' reservations stay within `engine.kv_tokens`. Waiting sequences are taken
@@ -37,14 +41,15 @@ class Running:
         self.prompt_fed = 0
         self.last_token: int | None = None
 
-    def next_feed(self, prompt_budget: int) -> Feed | None:
-        """This step's feed: the last token, or up to `prompt_budget` prompt tokens."""
+    def next_feed(self, chunk_size: int, prompt_budget: int) -> Feed | None:
+        """This step's feed: the last token, or the prompt's next chunk of `chunk_size` tokens
+        (the rest, at the end) if it fits `prompt_budget`."""
         prompt = self.sequence.prompt_ids
         if self.prompt_fed == len(prompt):
             return Feed(self.slot, [self.last_token], wants_token=True)
-        if prompt_budget <= 0:
+        chunk = prompt[self.prompt_fed : self.prompt_fed + chunk_size]
+        if len(chunk) > prompt_budget:
             return None
-        chunk = prompt[self.prompt_fed : self.prompt_fed + prompt_budget]
         done = self.prompt_fed + len(chunk) == len(prompt)
         return Feed(self.slot, chunk, wants_token=done)
 
@@ -180,7 +185,7 @@ class Scheduler:
         budget = self.prefill_chunk
         for running in list(self._running.values()):
             prefilling = running.prompt_fed < len(running.sequence.prompt_ids)
-            feed = running.next_feed(budget)
+            feed = running.next_feed(self.prefill_chunk, budget)
             if feed is not None:
                 feeds.append((running, feed))
                 budget -= len(feed.token_ids) if prefilling else 0

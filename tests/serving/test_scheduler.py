@@ -219,6 +219,28 @@ def test_a_long_prompt_is_prefilled_in_chunks_beside_decoding(schedule):
     assert tokens(greedy_alone) == [long_prompt.sequences[0].token_ids]
 
 
+def test_a_prompt_is_cut_at_the_same_places_whatever_else_is_prefilling(schedule, monkeypatch):
+    """Chunks of prefill_chunk tokens from the prompt's start: a neighbour that took part of a
+    step's prompt budget delays a chunk, it does not cut it shorter."""
+    scheduler, _ = schedule(prefill_chunk=8)
+    cuts = {"first": [], "second": []}
+    step = scheduler.engine.step
+
+    def recording_step(feeds):
+        for feed in feeds:
+            if len(feed.token_ids) > 1:  # a prompt chunk (these prompts cut into 8, 8 and 4)
+                cuts["first" if feed.token_ids[0] < 100 else "second"].append(len(feed.token_ids))
+        return step(feeds)
+
+    monkeypatch.setattr(scheduler.engine, "step", recording_step)
+    first = request(length=2, prompt=range(1, 21), temperature=0)
+    second = request(length=2, prompt=range(101, 121), temperature=0)
+    scheduler.submit(first)
+    scheduler.submit(second)
+    assert ends(first) == ends(second) == ["length"]
+    assert cuts == {"first": [8, 8, 4], "second": [8, 8, 4]}
+
+
 def test_admission_waits_for_kv_room(schedule):
     # Each request reserves 3 prompt + 30 length = 33 cells; 40 hold one at a time.
     scheduler, _ = schedule(max_slots=4, kv_tokens=40)

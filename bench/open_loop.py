@@ -178,15 +178,20 @@ def measure_rates(send, plan: list[dict], *, timeout_s: float, memory_groups=Non
 def rate_plan(
     capacity_tokens_per_s: float, mix: traffic.Mix, *, duration_s: float | None, count: int | None
 ) -> list[dict]:
-    """Each rate's schedule: the arrivals within duration_s, or else the first `count` arrivals
-    however long they take (a smoke run: a few requests, whatever this machine's capacity)."""
+    """Each rate's schedule: the arrivals within duration_s, their times scaled so that they ask
+    for exactly the rate's demand (traffic.at_demand), or else the first `count` arrivals however
+    long they take (a smoke run: a few requests, whatever this machine's capacity)."""
     plan = []
     for fraction in FRACTIONS:
         demand = fraction * capacity_tokens_per_s
         rate = traffic.rate_for(demand, mix)
-        # Poisson arrivals: 2 × count / rate seconds hold `count` of them but for a tiny chance.
-        window = duration_s if count is None else max(10.0, 2 * count) / rate
-        requests = traffic.schedule(mix, rate_per_s=rate, duration_s=window)[:count]
+        if count is None:
+            requests = traffic.schedule(mix, rate_per_s=rate, duration_s=duration_s)
+            requests, factor = traffic.at_demand(requests, demand, duration_s)
+            rate /= factor
+        else:  # Poisson: 2 × count / rate seconds hold `count` arrivals but for a tiny chance
+            window = max(10.0, 2 * count) / rate
+            requests = traffic.schedule(mix, rate_per_s=rate, duration_s=window)[:count]
         plan.append(
             {
                 "fraction": fraction,

@@ -6,6 +6,7 @@ every rate, and every server compared at a rate, gets the same requests in the s
 the gaps between arrivals are scaled.
 """
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -80,3 +81,14 @@ def schedule(mix: Mix, *, rate_per_s: float, duration_s: float, seed: int = SCHE
 def rate_for(tokens_per_s: float, mix: Mix) -> float:
     """Requests per second that ask for tokens_per_s new tokens on average."""
     return tokens_per_s / mix.mean_length
+
+
+def at_demand(
+    requests: list[Request], tokens_per_s: float, duration_s: float
+) -> tuple[list[Request], float]:
+    """The schedule with its arrival times scaled by one factor so that its requests ask for
+    tokens_per_s over duration_s × factor, and the factor (the arrival rate is divided by it):
+    the lengths a Poisson draw holds over a minute stray from their mean by several per cent,
+    and the open loop compares what is served with the demand it states."""
+    factor = sum(r.length for r in requests) / (tokens_per_s * duration_s)
+    return [dataclasses.replace(r, at=round(r.at * factor, 4)) for r in requests], factor

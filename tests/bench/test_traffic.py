@@ -1,5 +1,6 @@
 """The open-loop schedule: seeded, Poisson, mixed as asked, the same requests at every rate."""
 
+import dataclasses
 import statistics
 
 import pytest
@@ -47,6 +48,16 @@ def test_every_setting_of_the_mix_is_drawn_and_one_in_ten_is_seeded():
     assert min(words) == 4 and max(words) == 64
     seeded = sum(r.seed is not None for r in requests) / len(requests)
     assert seeded == pytest.approx(0.1, abs=0.03)
+
+
+def test_a_schedule_at_demand_asks_for_its_demand_exactly():
+    requests = traffic.schedule(traffic.FULL_MIX, rate_per_s=1.3, duration_s=40.0)
+    scaled, factor = traffic.at_demand(requests, 180.0, 40.0)
+    assert factor != pytest.approx(1.0, abs=1e-3)  # this draw asks for more or less than 180/s
+    assert sum(r.length for r in scaled) / (40.0 * factor) == pytest.approx(180.0)
+    for before, after in zip(requests, scaled, strict=True):
+        assert dataclasses.replace(before, at=after.at) == after
+        assert after.at == pytest.approx(before.at * factor, abs=1e-3)
 
 
 def test_rate_for_divides_demand_by_the_mean_length():

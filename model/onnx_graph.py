@@ -2,18 +2,21 @@
 constants, per-row int8 matmuls and layer norms.
 
 Per-row int8 (`Graph.int8_matmul`): each activation row gets its own scale (max |x| / 127) and is
-rounded to 8 bits; `MatMulInteger` multiplies it with 8-bit weights that have one scale per output
-column; the int32 result is scaled back by row scale × column scale.
+rounded to 8 bits (`QuantizeLinear` with one block per row); `MatMulIntegerToFloat` multiplies it
+with 8-bit weights that have one scale per output column and scales the sums by the column scale;
+a last product scales them by the row scale. Every node of a step costs a dispatch, which at
+batch 1 weighs as much as the arithmetic of these small tensors: hence the fused ops.
 A row's result therefore depends on that row alone: a sequence's logits are the same whichever
 sequences share its step, which is what keeps a seed's text independent of its batch mates
 (one activation scale per tensor, as `quantize_dynamic` makes, would follow the whole batch).
 """
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
-OPSET = 18  # ReduceMax takes its axes as an input from 18 on
-MS_DOMAIN = "com.microsoft"  # FastGelu, GroupQueryAttention
+OPSET = 21  # QuantizeLinear's blocked form (a scale per row) from 21 on
+MS_DOMAIN = "com.microsoft"
+MS_OPS = {"FastGelu", "GroupQueryAttention", "MatMulIntegerToFloat", "SkipLayerNormalization"}
 INT8_MAX = 127.0
 # Activations and weights are both uint8 centred on 128 (symmetric int8 values, shifted). With
 # int8 weights, MLAS's AVX2 kernel (no VNNI) sums pairs of u8 × s8 products in int16 and
@@ -61,15 +64,24 @@ class Graph:
     def op_n(self, op_type: str, inputs: list[str], bases: list[str], **attributes) -> list[str]:
         """A node with several outputs (an output named "" is left out)."""
         outputs = [self.unique(base) if base else "" for base in bases]
-        domain = MS_DOMAIN if op_type in ("FastGelu", "GroupQueryAttention") else ""
+        domain = MS_DOMAIN if op_type in MS_OPS else ""
         self.nodes.append(helper.make_node(op_type, inputs, outputs, domain=domain, **attributes))
         return outputs
 
-    def layer_norm(self, x: str, gamma: np.ndarray, beta: np.ndarray, base: str) -> str:
-        scale, bias = self.const(f"{base}.g", gamma), self.const(f"{base}.b", beta)
-        return self.op(
-            "LayerNormalization", [x, scale, bias], base, axis=-1, epsilon=LAYER_NORM_EPSILON
+    def skip_layer_norm(
+        self, x: str, skip: str, bias: np.ndarray | None, gamma, beta, base: str
+    ) -> tuple[str, str]:
+        """LayerNorm(x + skip + bias) and the sum itself, in one node: (normed, sum)."""
+        inputs = [x, skip, self.const(f"{base}.g", gamma), self.const(f"{base}.b", beta)]
+        if bias is not None:
+            inputs.append(self.const(f"{base}.bias", bias))
+        normed, _, _, summed = self.op_n(
+            "SkipLayerNormalization",
+            inputs,
+            [base, "", "", f"{base}.sum"],
+            epsilon=LAYER_NORM_EPSILON,
         )
+        return normed, summed
 
     def int8_matmul(self, x: str, weight: np.ndarray, base: str) -> str:
         """x [..., K] float32 @ weight [K, N] float32, in per-row int8 (see the module's doc)."""
@@ -83,13 +95,16 @@ class Graph:
         row_scale = self.op(
             "Div", [self.op("Max", [row_max, self.scalar(MIN_ROW_SCALE)]), self.scalar(INT8_MAX)]
         )
-        rounded = self.op("Round", [self.op("Div", [x, row_scale])])
-        shifted = self.op("Add", [rounded, self.scalar(float(ZERO_POINT))])
-        x_u8 = self.op("Cast", [shifted], to=TensorProto.UINT8)
         zero_point = self.scalar(ZERO_POINT, np.uint8)
-        product = self.op("MatMulInteger", [x_u8, w, zero_point, zero_point])
-        y = self.op("Cast", [product], to=TensorProto.FLOAT)
-        return self.op("Mul", [self.op("Mul", [y, row_scale]), w_scale], base)
+        # The blocked form takes a zero point per block too: one per row, all 128.
+        row_zero_points = self.op("Expand", [zero_point, self.op("Shape", [row_scale])])
+        x_u8 = self.op(
+            "QuantizeLinear", [x, row_scale, row_zero_points], axis=-1, block_size=len(weight)
+        )
+        product = self.op(
+            "MatMulIntegerToFloat", [x_u8, w, self.scalar(1.0), w_scale, zero_point, zero_point]
+        )
+        return self.op("Mul", [product, row_scale], base)
 
     def matmul(self, x: str, weight: np.ndarray, base: str) -> str:
         if self.int8:

@@ -22,6 +22,7 @@ the engine reads the type from the graph.
 """
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,9 @@ DEFAULT_KV_TYPE = "f32"
 CANDIDATES = 64
 
 
-def embeddings(g: Graph, weights: dict) -> str:
-    """Token + position embeddings [batch, sequence, n_embd]."""
+def embeddings(g: Graph, weights: dict) -> tuple[str, str]:
+    """Token and position embeddings [batch, sequence, n_embd], still apart (the first
+    LayerNorm adds them)."""
     table = weights["model/wte"]
     if g.int8:  # the lookup table in f16 (half the memory; the head has its own int8 copy)
         table = table.astype(np.float16)
@@ -50,11 +52,12 @@ def embeddings(g: Graph, weights: dict) -> str:
     if g.int8:
         tokens = g.op("Cast", [tokens], to=TensorProto.FLOAT)
     positions = g.op("Gather", [g.const("wpe", weights["model/wpe"]), "position_ids"])
-    return g.op("Add", [tokens, positions], "embedded")
+    return tokens, positions
 
 
 def attention(g: Graph, w: dict, x: str, layer: int, hparams: dict, kv_type: int) -> str:
-    """Causal self-attention over the row's cached cells plus its new ones."""
+    """Causal self-attention over the row's cached cells plus its new ones, before the output
+    projection's bias (the next LayerNorm adds it)."""
     scope = f"model/h{layer}/attn"
     qkv = g.dense(x, matrix(w, f"{scope}/c_attn"), w[f"{scope}/c_attn/b"], f"h{layer}.qkv")
     if kv_type == TensorProto.FLOAT16:
@@ -69,7 +72,7 @@ def attention(g: Graph, w: dict, x: str, layer: int, hparams: dict, kv_type: int
     )
     if kv_type == TensorProto.FLOAT16:
         out = g.op("Cast", [out], to=TensorProto.FLOAT)
-    return g.dense(out, matrix(w, f"{scope}/c_proj"), w[f"{scope}/c_proj/b"], f"h{layer}.proj")
+    return g.matmul(out, matrix(w, f"{scope}/c_proj"), f"h{layer}.proj")
 
 
 def matrix(w: dict, scope: str) -> np.ndarray:
@@ -77,25 +80,46 @@ def matrix(w: dict, scope: str) -> np.ndarray:
     return w[f"{scope}/w"][0]
 
 
-def block(g: Graph, w: dict, x: str, layer: int, hparams: dict, kv_type: int) -> str:
+@dataclass(frozen=True)
+class Residual:
+    """The residual stream between sublayers, kept as the sum so far plus the last sublayer's
+    output and bias: the next LayerNorm adds them in the same node (SkipLayerNormalization)."""
+
+    total: str
+    added: str
+    bias: np.ndarray | None
+
+
+def normed(g: Graph, stream: Residual, gamma, beta, base: str) -> tuple[str, str]:
+    """(LayerNorm of the stream, the stream's new total)."""
+    return g.skip_layer_norm(stream.added, stream.total, stream.bias, gamma, beta, base)
+
+
+def block(g: Graph, w: dict, stream: Residual, layer: int, hparams: dict, kv_type: int):
     """One pre-LayerNorm transformer block."""
     scope = f"model/h{layer}"
-    normed = g.layer_norm(x, w[f"{scope}/ln_1/g"], w[f"{scope}/ln_1/b"], f"h{layer}.ln_1")
-    x = g.op("Add", [x, attention(g, w, normed, layer, hparams, kv_type)])
-    normed = g.layer_norm(x, w[f"{scope}/ln_2/g"], w[f"{scope}/ln_2/b"], f"h{layer}.ln_2")
-    up = g.matmul(normed, matrix(w, f"{scope}/mlp/c_fc"), f"h{layer}.fc")
+    x, total = normed(g, stream, w[f"{scope}/ln_1/g"], w[f"{scope}/ln_1/b"], f"h{layer}.ln_1")
+    attended = attention(g, w, x, layer, hparams, kv_type)
+    stream = Residual(total, attended, w[f"{scope}/attn/c_proj/b"])
+    x, total = normed(g, stream, w[f"{scope}/ln_2/g"], w[f"{scope}/ln_2/b"], f"h{layer}.ln_2")
+    up = g.matmul(x, matrix(w, f"{scope}/mlp/c_fc"), f"h{layer}.fc")
     bias = g.const(f"h{layer}.fc.b", w[f"{scope}/mlp/c_fc/b"])
     hidden = g.op("FastGelu", [up, bias], f"h{layer}.gelu")
-    down = matrix(w, f"{scope}/mlp/c_proj")
-    return g.op("Add", [x, g.dense(hidden, down, w[f"{scope}/mlp/c_proj/b"], f"h{layer}.down")])
+    down = g.matmul(hidden, matrix(w, f"{scope}/mlp/c_proj"), f"h{layer}.down")
+    return Residual(total, down, w[f"{scope}/mlp/c_proj/b"])
 
 
-def last_position_logits(g: Graph, w: dict, x: str) -> str:
+def last_position_logits(g: Graph, w: dict, stream: Residual) -> str:
     """The final LayerNorm and the tied LM head, for each row's last position: [batch, n_vocab]."""
-    last = g.op("Gather", [x, g.scalar(-1, np.int64)], "last", axis=1)
-    normed = g.layer_norm(last, w["model/ln_f/g"], w["model/ln_f/b"], "ln_f")
+    last = g.scalar(-1, np.int64)
+    stream = Residual(
+        g.op("Gather", [stream.total, last], "last", axis=1),
+        g.op("Gather", [stream.added, last], "last_added", axis=1),
+        stream.bias,
+    )
+    x, _ = normed(g, stream, w["model/ln_f/g"], w["model/ln_f/b"], "ln_f")
     head = np.ascontiguousarray(w["model/wte"].T)  # logits = h @ wte^T
-    return g.matmul(normed, head, "logits")
+    return g.matmul(x, head, "logits")
 
 
 def sampling_outputs(g: Graph, logits: str, candidates: int) -> None:
@@ -164,10 +188,10 @@ def build(
     cell = KV_TYPES[kv_type]
     candidates = min(CANDIDATES, hparams["n_vocab"])
     g = Graph(int8=int8)
-    x = embeddings(g, weights)
+    stream = Residual(*embeddings(g, weights), bias=None)
     for layer in range(hparams["n_layer"]):
-        x = block(g, weights, x, layer, hparams, cell)
-    sampling_outputs(g, last_position_logits(g, weights, x), candidates)
+        stream = block(g, weights, stream, layer, hparams, cell)
+    sampling_outputs(g, last_position_logits(g, weights, stream), candidates)
     graph = helper.make_graph(
         g.nodes,
         "gpt2_step",

@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import onnx
 import pytest
+from onnx import helper
 
 from contracts import read_hparams
 from model import onnx_writer, parity, scoring
@@ -27,7 +28,7 @@ def test_an_f32_export_writes_an_f32_graph(tiny_serving_model):
     model = onnx.load(str(tiny_serving_model.path / "model.onnx"))
     props = {prop.key: prop.value for prop in model.metadata_props}
     assert props == {"kv_type": "f32", "weights": "f32"}
-    assert not [node for node in model.graph.node if node.op_type == "MatMulInteger"]
+    assert not [node for node in model.graph.node if node.op_type == "MatMulIntegerToFloat"]
     # f32 matrices and cells: what is left is the order of float sums.
     assert (
         json.loads((tiny_serving_model.path / "meta.json").read_text())["parity"][
@@ -40,8 +41,15 @@ def test_an_f32_export_writes_an_f32_graph(tiny_serving_model):
 def test_the_int8_graph_quantizes_every_matrix_per_column(tiny_base):
     weights, hparams = read_weights(tiny_base.path), read_hparams(tiny_base.path)
     model = onnx_writer.build(weights, hparams)
-    matmuls = [node for node in model.graph.node if node.op_type == "MatMulInteger"]
+    matmuls = [node for node in model.graph.node if node.op_type == "MatMulIntegerToFloat"]
     assert len(matmuls) == 4 * hparams["n_layer"] + 1  # qkv, proj, fc, down per block; the head
+    # Each one's activations quantized per row: QuantizeLinear with one block as long as a row.
+    quantized = [node for node in model.graph.node if node.op_type == "QuantizeLinear"]
+    assert len(quantized) == len(matmuls)
+    for node in quantized:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        assert attributes == {"axis": -1, "block_size": attributes["block_size"]}
+        assert attributes["block_size"] in (hparams["n_embd"], 4 * hparams["n_embd"])
     graph_ops = {node.op_type for node in model.graph.node}
     assert "MatMul" not in graph_ops and {"GroupQueryAttention", "FastGelu", "TopK"} <= graph_ops
 

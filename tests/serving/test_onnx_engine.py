@@ -78,7 +78,10 @@ def test_greedy_steps_follow_tensorflow(tiny_base, tiny_serving_model, prompt_id
         engine.close()
 
 
-def test_prefill_in_chunks_equals_prefill_at_once(engine, prompt_ids):
+def test_prefill_in_chunks_agrees_with_prefill_at_once(engine, prompt_ids):
+    """Each chunk reads the cells the earlier ones wrote. Not to the last bit: attention's
+    products over a chunk round with its length (the scheduler cuts a prompt the same way
+    whatever runs beside it), and int8 rounding can pass such a difference on."""
     engine.open(0, **SEEDED[0])
     at_once = engine.next_logits(0, prompt_ids)
     engine.free(0)
@@ -86,7 +89,7 @@ def test_prefill_in_chunks_equals_prefill_at_once(engine, prompt_ids):
     head = prompt_ids[:-1]
     for start in range(0, len(head), 2):
         engine.next_logits(0, head[start : start + 2])
-    assert np.array_equal(engine.next_logits(0, prompt_ids[-1:]), at_once)
+    np.testing.assert_allclose(engine.next_logits(0, prompt_ids[-1:]), at_once, atol=1e-3)
     engine.free(0)
 
 

@@ -4,8 +4,8 @@ constants, per-row int8 matmuls and layer norms.
 Per-row int8 (`Graph.int8_matmul`): each activation row gets its own scale (max |x| / 127) and is
 rounded to 8 bits (`QuantizeLinear` with one block per row); `MatMulIntegerToFloat` multiplies it
 with 8-bit weights that have one scale per output column and scales the sums by the column scale;
-a last product scales them by the row scale. Every node of a step costs a dispatch, which at
-batch 1 weighs as much as the arithmetic of these small tensors: hence the fused ops.
+a last product scales them by the row scale. Every node of a step costs a dispatch and a pass
+over its tensor: hence the fused ops.
 A row's result therefore depends on that row alone: a sequence's logits are the same whichever
 sequences share its step, which is what keeps a seed's text independent of its batch mates
 (one activation scale per tensor, as `quantize_dynamic` makes, would follow the whole batch).
@@ -15,6 +15,9 @@ import numpy as np
 from onnx import helper, numpy_helper
 
 OPSET = 21  # QuantizeLinear's blocked form (a scale per row) from 21 on
+# The oldest IR version that holds opset 21. onnx writes its newest by default, which
+# onnxruntime 1.20 (pyproject's floor) refuses to load.
+IR_VERSION = 10
 MS_DOMAIN = "com.microsoft"
 MS_OPS = {"FastGelu", "GroupQueryAttention", "MatMulIntegerToFloat", "SkipLayerNormalization"}
 INT8_MAX = 127.0

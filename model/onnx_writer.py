@@ -31,7 +31,7 @@ from onnx import TensorProto, helper
 
 from contracts import ONNX_MODEL, read_hparams
 from model import conversion
-from model.onnx_graph import MS_DOMAIN, OPSET, Graph
+from model.onnx_graph import IR_VERSION, MS_DOMAIN, OPSET, Graph
 
 MODEL_FILE = ONNX_MODEL
 KV_TYPES = {"f16": TensorProto.FLOAT16, "f32": TensorProto.FLOAT}
@@ -200,7 +200,9 @@ def build(
         g.initializers,
     )
     opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)]
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="ghostwriter")
+    model = helper.make_model(
+        graph, opset_imports=opsets, producer_name="ghostwriter", ir_version=IR_VERSION
+    )
     helper.set_model_props(model, {"kv_type": kv_type, "weights": "int8" if int8 else "f32"})
     return model
 

@@ -50,6 +50,7 @@ def test_the_int8_graph_quantizes_every_matrix_per_column(tiny_base):
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         assert attributes == {"axis": -1, "block_size": attributes["block_size"]}
         assert attributes["block_size"] in (hparams["n_embd"], 4 * hparams["n_embd"])
+    assert model.ir_version <= 10  # onnxruntime 1.20, pyproject's floor, reads IR 10 at most
     graph_ops = {node.op_type for node in model.graph.node}
     assert "MatMul" not in graph_ops and {"GroupQueryAttention", "FastGelu", "TopK"} <= graph_ops
 

@@ -88,7 +88,7 @@ def at_demand(
 ) -> tuple[list[Request], float]:
     """The schedule with its arrival times scaled by one factor so that its requests ask for
     tokens_per_s over duration_s × factor, and the factor (the arrival rate is divided by it):
-    the lengths a Poisson draw holds over a minute stray from their mean by several per cent,
+    the lengths a short Poisson draw holds can stray from their mean by tens of per cent,
     and the open loop compares what is served with the demand it states."""
     factor = sum(r.length for r in requests) / (tokens_per_s * duration_s)
     return [dataclasses.replace(r, at=round(r.at * factor, 4)) for r in requests], factor

@@ -10,10 +10,12 @@ export PYTHONUNBUFFERED := 1
 # Debian packages the tests drive for real: nginx in front of uWSGI, Chromium for the page;
 # g++ because pip builds llama-cpp-python from source (see pyproject's `serve` extra); PCRE2's
 # headers so that pip builds uWSGI with PCRE (without it uWSGI prints "!!! no internal routing
-# support, rebuild with pcre support !!!" at every start). bible-kjv: the quality benchmark's
-# public-domain corpus (King James Bible text and the `bible` program that prints it).
-DEB_PACKAGES := nginx-light chromium chromium-driver gettext-base g++ libpcre2-dev bible-kjv
+# support, rebuild with pcre support !!!" at every start). bible-kjv and fortunes: the quality
+# benchmark's two corpora (King James Bible text and the `bible` program that prints it; the
+# fortune cookie files, which have no command: DEB_FILES checks them).
+DEB_PACKAGES := nginx-light chromium chromium-driver gettext-base g++ libpcre2-dev bible-kjv fortunes
 DEB_COMMANDS := nginx chromium chromedriver envsubst g++ pcre2-config bible
+DEB_FILES := /usr/share/games/fortunes/computers
 
 .PHONY: install deb-packages test compose-test lint format serve demo bench clean
 
@@ -22,6 +24,7 @@ install: deb-packages $(VENV)/.installed
 # Before the venv: its pip step compiles llama-cpp-python with g++.
 deb-packages:
 	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || [ -x /usr/sbin/$$c ] || missing=1; done; \
+	for f in $(DEB_FILES); do [ -f $$f ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \

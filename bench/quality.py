@@ -1,24 +1,25 @@
-"""Text quality in a fixed training budget: the default path against the old fixed default.
-
-Corpus: the King James Bible, Genesis 1:1 to 2 Samuel 24:25 (~1.2 MB of public-domain English),
-printed by Debian's `bible` program (packages bible-kjv + bible-kjv-text, installed by `make
-install`). One document per chapter ("Genesis 1" then one verse per line), separated by
-`<|endoftext|>` as `corpus prepare` writes them. Fixed split: the first 90 % of the characters
-train (cut at the next chapter end), the rest is validation.
+"""Text quality in a fixed training budget: the default path, the recipes before it, and a sweep
+of what the recipe chooses, on two corpora (bench/quality_corpora.py: the KJV and fortunes).
 
 Each case makes a base with `model init`, fine-tunes it for the same budget (`--minutes`, with
 validation and the best checkpoint kept, as `make demo` does) and scores the best checkpoint on
-the whole validation text:
+the corpus's whole validation text:
 - nats per character: the summed next-token NLL over the validation tokens / its characters. Unlike
   loss per token it compares models with different vocabularies (a bigger BPE has fewer, harder
   tokens), so it is the headline number; perplexity (per token) is given beside it.
-- steps made, tokens/s, and three seeded samples (`model sample`).
-Cases: `default` (init's sizing rule for this corpus and budget: make demo's choices) and `fixed`
-(the former fixed default: 4 layers x 256, 8000 ids). Target: default at least 0.10 nats/char
-lower. The smoke run (part of `make test`) checks the section works: the first chapters, seconds
-of training, the default case only, no samples.
+- steps made and tokens/s: a fixed time budget on a shared host buys a varying number of steps.
+- for `default` and `previous`: SAMPLES seeded samples with the API's default settings (`model
+  sample`), and the share of them with three or more empty lines in a row.
+Cases (init flags, finetune flags): `default` (init's sizing rule and finetune's defaults, what
+`make demo` does); `previous` (the recipe before this sweep: 4×128, 2048 ids);
+`fixed` (the older fixed default: 4×256, 8000 ids; both at batch 8 and a constant 1e-3); then
+the sweep, each case the default with one choice changed: vocabulary, schedule, depth.
+Targets: default at least 0.05 nats/char better than `previous` and 0.10 better than `fixed` on
+both corpora; at most 5 % of default samples with three empty lines in a row.
+The smoke run (part of `make test`) checks the section works: small slices of both corpora,
+seconds of training, the default case only, one sample each.
 
-`python -m bench.quality [--smoke] [--minutes M]` prints the figures as JSON.
+`python -m bench.quality [--smoke] [--minutes M] [--corpus NAME] [--case NAME]` prints JSON.
 """
 
 import argparse
@@ -26,7 +27,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,60 +36,34 @@ import numpy as np
 
 from bench.markdown import table, target
 from bench.models import REPO_ROOT, model_cli
+from bench.quality_corpora import CORPORA
 from contracts import HPARAMS
 
-SPEC = "Gen1:1-2Sa24:25"
-SMOKE_SPEC = "Gen1:1-Gen12:20"
 MINUTES = 3.0
 SMOKE_MINUTES = 0.05
-TARGET_MARGIN = 0.10  # nats per character the default path must gain over the fixed default
+TARGET_OVER_PREVIOUS = 0.05  # nats per character the default must gain over `previous`
+TARGET_OVER_FIXED = 0.10
+TARGET_BLANK_RUNS = 0.05  # share of default samples with three empty lines in a row
+CONSTANT = ("--lr-schedule", "constant")
+# The finetune settings of both earlier recipes: batch 8, rate 1e-3 throughout.
+EARLIER = ("--batch-size", "8", "--learning-rate", "1e-3", *CONSTANT)
 CASES = {
-    "default": (),
-    "fixed": ("--n-layer", "4", "--n-embd", "256", "--n-head", "4", "--vocab-size", "8000"),
+    "default": ((), ()),
+    "previous": (
+        ("--n-layer", "4", "--n-embd", "128", "--n-head", "4", "--vocab-size", "2048"),
+        EARLIER,
+    ),
+    "fixed": (
+        ("--n-layer", "4", "--n-embd", "256", "--n-head", "4", "--vocab-size", "8000"),
+        EARLIER,
+    ),
+    "2048 ids": (("--vocab-size", "2048"), ()),
+    "constant rate": ((), CONSTANT),
+    "4 layers": (("--n-layer", "4"), ()),
 }
-SAMPLE = ("--prefix", "And it came to pass", "--length", "60", "--nsamples", "3", "--seed", "0")
-EOS = "<|endoftext|>"
-VERSE = re.compile(r"^\s+\d+ ")
-
-
-def bible_text(spec: str) -> str:
-    if shutil.which("bible") is None:
-        raise RuntimeError("the quality corpus needs Debian's bible-kjv package: run make install")
-    result = subprocess.run(["bible", spec], capture_output=True, text=True, check=True)
-    return result.stdout
-
-
-def documents(printed: str) -> list[str]:
-    """One document per chapter: its heading, then one verse per line. The program prints a
-    heading between blank lines, numbers each verse and wraps it at 80 columns; the numbers and
-    the wrapping are undone."""
-    chapters, lines, after_blank = [], [], True
-    for line in printed.splitlines():
-        if not line.strip():
-            after_blank = True
-            continue
-        if after_blank and not VERSE.match(line):  # "Genesis 2": a chapter begins
-            if lines:
-                chapters.append("\n".join(lines))
-            lines = [line.strip()]
-        elif VERSE.match(line):
-            lines.append(VERSE.sub("", line).strip())
-        else:
-            lines[-1] += " " + line.strip()
-        after_blank = False
-    chapters.append("\n".join(lines))
-    return chapters
-
-
-def split(chapters: list[str]) -> tuple[str, str]:
-    """(train.txt, val.txt): the first 90 % of the characters, cut at the next chapter end."""
-    joined = [chapter + f"\n{EOS}\n" for chapter in chapters]
-    total, seen = sum(map(len, joined)), 0
-    for index, text in enumerate(joined):
-        seen += len(text)
-        if seen >= 0.9 * total:
-            return "".join(joined[: index + 1]), "".join(joined[index + 1 :])
-    raise AssertionError("the last chapter ends past 90 %")
+SAMPLED = ("default", "previous")
+SAMPLE_SEEDS = (0, 1, 2)  # × 8 samples each: the API's most per request
+BLANK_RUN = re.compile(r"\n[ \t]*\n[ \t]*\n[ \t]*\n")  # three empty lines in a row
 
 
 def nats_per_char(model_dir: Path, val_path: Path) -> dict:
@@ -112,113 +86,203 @@ def nats_per_char(model_dir: Path, val_path: Path) -> dict:
     }
 
 
-def samples(data_dir: Path, run: str) -> list[str]:
-    """Three seeded samples of the run's best checkpoint, as `model sample` prints them."""
-    command = [sys.executable, "-m", "model", "sample", "--run", run, *SAMPLE]
-    env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"model sample failed:\n{result.stderr[-2000:]}")
-    return [text.split("\n", 1)[1].strip() for text in result.stdout.split("=" * 40)[1:]]
+def samples(data_dir: Path, run: str, prefix: str, seeds) -> list[str]:
+    """Seeded samples of the run's best checkpoint with the API's defaults, as `model sample`
+    prints them (8 per seed)."""
+    texts = []
+    for seed in seeds:
+        flags = ["--prefix", prefix, "--nsamples", "8", "--seed", str(seed)]
+        command = [sys.executable, "-m", "model", "sample", "--run", run, *flags]
+        env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"model sample failed:\n{result.stderr[-2000:]}")
+        texts += [text.split("\n", 1)[1] for text in result.stdout.split("=" * 40)[1:]]
+    return texts
 
 
-def measure(data_dir: Path, case: str, init_flags: tuple, *, minutes: float, smoke: bool) -> dict:
+def blank_run_share(texts: list[str]) -> float:
+    """The share of texts with three or more empty lines in a row."""
+    return round(sum(bool(BLANK_RUN.search(text)) for text in texts) / len(texts), 3)
+
+
+def measure(data_dir: Path, case: str, corpus, *, minutes: float, smoke: bool) -> dict:
+    init_flags, finetune_flags = CASES[case]
     prepared = data_dir / "prepared"
-    base, run = f"{case}-base", f"{case}-run"
+    slug = re.sub(r"[^a-z0-9]+", "-", case.lower())
+    base, run = f"{slug}-base", f"{slug}-run"
     budget = ("--minutes", f"{minutes:g}")
     model_cli(data_dir, "init", base, "--corpus", str(prepared / "train.txt"), *budget, *init_flags)
     train = ("--dataset", str(prepared / "train.txt"), "--val", str(prepared / "val.txt"))
-    model_cli(data_dir, "finetune", "--base", base, "--run", run, *train, *budget)
+    model_cli(data_dir, "finetune", "--base", base, "--run", run, *train, *budget, *finetune_flags)
     run_dir = data_dir / "checkpoint" / run
     record = json.loads((run_dir / "run.json").read_text())
     best_dir = run_dir / "best" if record.get("best") else run_dir
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return {
+    figures = {
         "hparams": json.loads((run_dir / HPARAMS).read_text()),
+        "finetune": {
+            k: record["parameters"][k] for k in ("batch_size", "learning_rate", "lr_schedule")
+        },
         "steps": record["step"],
         "best_step": (record.get("best") or {}).get("step", record["step"]),
         "stop_reason": record["stop_reason"],
         "tokens_per_s": round(record["tokens_trained"] / max(record["elapsed_s"], 1e-9), 1),
         "final_train_loss": rows[-1]["loss"],
         **nats_per_char(best_dir, prepared / "val.txt"),
-        # The smoke run skips them: one more TensorFlow start in make test's bench budget.
-        "samples": [] if smoke else samples(data_dir, run),
     }
+    if case in SAMPLED:
+        texts = samples(
+            data_dir, run, corpus.sample_prefix, SAMPLE_SEEDS[:1] if smoke else SAMPLE_SEEDS
+        )
+        figures["samples"] = texts[:3]
+        figures["blank_run_share"] = blank_run_share(texts)
+        figures["samples_judged"] = len(texts)
+    return figures
 
 
-def run(*, smoke: bool, minutes: float | None = None) -> dict:
-    minutes = minutes or (SMOKE_MINUTES if smoke else MINUTES)
-    train, val = split(documents(bible_text(SMOKE_SPEC if smoke else SPEC)))
+def run_corpus(corpus, cases: list[str], *, minutes: float, smoke: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as folder:
         data_dir = Path(folder)
         (data_dir / "prepared").mkdir()
-        (data_dir / "prepared" / "train.txt").write_text(train, encoding="utf-8")
-        (data_dir / "prepared" / "val.txt").write_text(val, encoding="utf-8")
-        chosen = ["default"] if smoke else list(CASES)
-        cases = {
-            name: measure(data_dir, name, CASES[name], minutes=minutes, smoke=smoke)
-            for name in chosen
-        }
-    margin = None
-    if "fixed" in cases:
-        margin = round(cases["fixed"]["nats_per_char"] - cases["default"]["nats_per_char"], 4)
+        (data_dir / "prepared" / "train.txt").write_text(corpus.train, encoding="utf-8")
+        (data_dir / "prepared" / "val.txt").write_text(corpus.val, encoding="utf-8")
+        measured = {}
+        for case in cases:
+            measured[case] = measure(data_dir, case, corpus, minutes=minutes, smoke=smoke)
+            print(
+                f"quality {corpus.name} {case}: {measured[case]['nats_per_char']}",
+                file=sys.stderr,
+                flush=True,
+            )
+    result = {
+        "source": corpus.source,
+        "train_chars": len(corpus.train),
+        "val_chars": len(corpus.val),
+        "cases": measured,
+    }
+    for other in ("previous", "fixed"):
+        if "default" in measured and other in measured:
+            margin = measured[other]["nats_per_char"] - measured["default"]["nats_per_char"]
+            result[f"margin_over_{other}"] = round(margin, 4)
+    return result
+
+
+def run(*, smoke: bool, minutes: float | None = None, corpora=None, cases=None) -> dict:
+    minutes = minutes or (SMOKE_MINUTES if smoke else MINUTES)
+    cases = cases or (["default"] if smoke else list(CASES))
+    results = {
+        name: run_corpus(CORPORA[name](smoke=smoke), cases, minutes=minutes, smoke=smoke)
+        for name in corpora or CORPORA
+    }
     return {
-        "corpus": {
-            "spec": SMOKE_SPEC if smoke else SPEC,
-            "train_chars": len(train),
-            "val_chars": len(val),
-        },
         "minutes": minutes,
-        **cases,
-        "margin_nats_per_char": margin,
-        "target_margin": TARGET_MARGIN,
-        "met": None if margin is None else margin >= TARGET_MARGIN,
+        "corpora": results,
+        "targets": {
+            "over_previous": TARGET_OVER_PREVIOUS,
+            "over_fixed": TARGET_OVER_FIXED,
+            "blank_runs": TARGET_BLANK_RUNS,
+        },
     }
 
 
 def targets(quality: dict | None) -> list[dict]:
-    """The report's target row: the default path's margin over the fixed default."""
-    if not quality or quality["margin_nats_per_char"] is None:
+    """The report's target rows: per corpus, the default's margins and its blank-line runs."""
+    if not quality:
         return []
-    measured = (
-        f"{quality['margin_nats_per_char']:+.3f} nats/char "
-        f"({quality['fixed']['nats_per_char']:.3f} → {quality['default']['nats_per_char']:.3f})"
+    rows = []
+    for name, result in quality["corpora"].items():
+        cases, note = result["cases"], f"{quality['minutes']:g} min each on {result['source']}"
+        for other, goal in (("previous", TARGET_OVER_PREVIOUS), ("fixed", TARGET_OVER_FIXED)):
+            margin = result.get(f"margin_over_{other}")
+            if margin is None:
+                continue
+            shown = (
+                f"{margin:+.3f} nats/char ({cases[other]['nats_per_char']:.3f} → "
+                f"{cases['default']['nats_per_char']:.3f})"
+            )
+            rows.append(
+                target(
+                    f"{name}: default ≥ {goal:g} nats/char better than {other}",
+                    shown,
+                    margin >= goal,
+                    note,
+                )
+            )
+        share = cases["default"].get("blank_run_share")
+        # Judged on the full run's samples: a smoke run's eight say nothing at 5 %.
+        if share is not None and cases["default"]["samples_judged"] >= 8 * len(SAMPLE_SEEDS):
+            shown = f"{share:.0%} of {cases['default']['samples_judged']}"
+            rows.append(
+                target(
+                    f"{name}: default samples with 3 empty lines in a row ≤ 5 %",
+                    shown,
+                    share <= TARGET_BLANK_RUNS,
+                    note,
+                )
+            )
+    return rows
+
+
+def shape_text(figures: dict) -> str:
+    shape, settings = figures["hparams"], figures["finetune"]
+    return (
+        f"{shape['n_layer']}×{shape['n_embd']}, {shape['n_vocab']} ids, "
+        f"{settings['batch_size']}×{shape['n_ctx']}, "
+        f"{settings['learning_rate']:g} {settings['lr_schedule']}"
     )
-    note = f"{quality['minutes']:g} min each on {quality['corpus']['spec']}"
-    name = f"default path ≥ {quality['target_margin']:g} nats/char better than 4×256/8000"
-    return [target(name, measured, quality["met"], note)]
 
 
 def report_lines(quality: dict) -> list[str]:
-    rows = []
-    cases = [case for case in CASES if case in quality]
-    for case in cases:
-        figures = quality[case]
-        shape = figures["hparams"]
-        rows.append(
-            [
-                case,
-                f"{shape['n_layer']}×{shape['n_embd']}, {shape['n_vocab']} ids",
-                f"{figures['nats_per_char']:.4f}",
-                f"{figures['perplexity']:.1f}",
-                f"{figures['steps']} (best {figures['best_step']}, {figures['stop_reason']})",
-                figures["tokens_per_s"],
-            ]
-        )
-    header = ["case", "shape", "val nats/char", "perplexity", "steps", "tokens/s"]
-    lines = [f"### Quality: {quality['minutes']:g} minutes of training on the KJV", ""]
-    lines += table(header, rows)
-    for case in cases:
-        lines += ["", f"{case} samples:", ""]
-        lines += [f"> {' / '.join(text.splitlines())[:300]}" for text in quality[case]["samples"]]
+    header = ["case", "recipe", "val nats/char", "perplexity", "steps", "tokens/s", "blank runs"]
+    lines = [f"### Quality: {quality['minutes']:g} minutes of training per case"]
+    for result in quality["corpora"].values():
+        rows = []
+        for case, figures in result["cases"].items():
+            share = figures.get("blank_run_share")
+            rows.append(
+                [
+                    case,
+                    shape_text(figures),
+                    f"{figures['nats_per_char']:.4f}",
+                    f"{figures['perplexity']:.1f}",
+                    f"{figures['steps']} (best {figures['best_step']}, {figures['stop_reason']})",
+                    figures["tokens_per_s"],
+                    "" if share is None else f"{share:.0%}",
+                ]
+            )
+        lines += [
+            "",
+            f"{result['source']}: {result['train_chars']:,} characters train, "
+            f"{result['val_chars']:,} validate",
+            "",
+        ]
+        lines += table(header, rows)
+        for case in SAMPLED:
+            if result["cases"].get(case, {}).get("samples"):
+                lines += ["", f"{case} samples:", ""]
+                lines += [
+                    f"> {' / '.join(t.strip().splitlines())[:300]}"
+                    for t in result["cases"][case]["samples"]
+                ]
     return lines
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="a few chapters, seconds of training")
+    parser.add_argument("--smoke", action="store_true", help="small slices, seconds of training")
     parser.add_argument(
         "--minutes", type=float, help=f"training budget per case (default {MINUTES:g})"
     )
+    parser.add_argument(
+        "--corpus", action="append", choices=list(CORPORA), help="only this corpus (repeatable)"
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=list(CASES),
+        help="only this case (repeatable)",
+    )
     args = parser.parse_args()
-    print(json.dumps(run(smoke=args.smoke, minutes=args.minutes), indent=2))
+    result = run(smoke=args.smoke, minutes=args.minutes, corpora=args.corpus, cases=args.case)
+    print(json.dumps(result, indent=2))

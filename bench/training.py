@@ -1,13 +1,13 @@
 """Training throughput: tokens/s of `python -m model finetune` on this machine.
 
 - demo: the offline demo model (`model init`'s sizing rule for this corpus and a 4-minute budget)
-  with finetune's demo defaults (batch 8); the smoke run uses the tiny test shape instead.
+  with finetune's demo defaults; the smoke run uses the tiny test shape instead.
 - gpt2_124m: GPT-2 124M's exact shape (`model init --shape 124M`, random weights), batch 1 of
   1024 tokens, two steps: the first includes TensorFlow's one-off warm-up, the second is the rate.
   Skipped in the smoke run (its checkpoint alone is 500 MB).
 - sweep: updates per minute of every shape model/sizing.py chooses from (and the old fixed
-  default, 4 x 256 with 8000 ids) at batch 8 x 256 on the quality benchmark's KJV text: the
-  figures behind sizing.LADDER. Skipped in the smoke run.
+  default, 4 x 256 with 8000 ids) at finetune's default batch x 256 with 4096 ids on the quality
+  benchmark's KJV text: the figures behind sizing.LADDER. Skipped in the smoke run.
 - overfitting: the demo's own corpus (`make demo` leaves it in $GHOST_DATA_DIR/prepared/sample),
   the default shape for 4 minutes, validated every 20 steps: the step with the lowest validation
   loss, and the validation and training loss then and at the end. Skipped without that corpus.
@@ -24,18 +24,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import quality
+from bench import quality_corpora
 from bench.markdown import table
 from bench.models import TINY_SHAPE, model_cli, write_corpus
 from contracts import HPARAMS
 from model import sizing
 
 # (init flags, finetune flags, steps) per case; the first step is warm-up and not in the rate.
-DEMO = ((), ("--batch-size", "8"), 30)
-DEMO_SMOKE = ((*TINY_SHAPE, "--n-ctx", "128", "--vocab-size", "512"), ("--batch-size", "8"), 15)
+DEMO = ((), (), 30)
+DEMO_SMOKE = ((*TINY_SHAPE, "--n-ctx", "128", "--vocab-size", "512"), (), 15)
 GPT2_124M = (("--shape", "124M"), ("--batch-size", "1", "--accumulate-gradients", "1"), 2)
 OLD_DEFAULT = (4, 256, 4, 8000)
-SWEEP_VOCAB = 2048
+SWEEP_VOCAB = 4096
 SWEEP_STEPS = 12
 DEMO_MINUTES = 4
 
@@ -78,7 +78,7 @@ def measure_on(
 def sweep(data_dir: Path) -> list[dict]:
     """Seconds per update of each shape in the sizing ladder, and of the old fixed default."""
     corpus = data_dir / "kjv.txt"
-    corpus.write_text(quality.split(quality.documents(quality.bible_text(quality.SPEC)))[0])
+    corpus.write_text(quality_corpora.kjv(smoke=False).train)
     shapes = [(*rung[:3], SWEEP_VOCAB) for rung in sizing.LADDER] + [OLD_DEFAULT]
     rows = []
     for n_layer, n_embd, n_head, n_vocab in shapes:
@@ -146,7 +146,7 @@ def sizing_lines(training: dict) -> list[str]:
             [r["shape"], r["seconds_per_update"], r["updates_per_minute"]]
             for r in training["sweep"]
         ]
-        lines += ["", "Sizing sweep (batch 8 × 256, KJV):", ""]
+        lines += ["", "Sizing sweep (finetune's default batch × 256, KJV):", ""]
         lines += table(["shape", "s per update", "updates per minute"], rows)
     fit = training.get("overfitting") or {}
     if "best_step" in fit:

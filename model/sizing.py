@@ -1,46 +1,47 @@
 """The shape `model init` gives a base model when the user names none: sized for the corpus and
 the fine-tuning budget (pure functions; `bench/quality.py` and `bench/training.py` measure them).
 
-Why a rule instead of one fixed shape: on this project's 2-core CPU target, 4 layers x 256 with an
-8000-id vocabulary made only ~300 updates in 3 minutes and wrote mostly newlines, while 4 x 128
-made ~550 and was ~0.11 nats/char better on a 1.1 MB corpus; on the 60 KB demo corpus the wide
-model memorised the text within minutes. Two limits decide:
+Why a rule instead of one fixed shape: on a 2-core CPU a few minutes buy a few hundred optimizer
+updates, and at that count more updates of a smaller model beat fewer of a bigger one (the
+quality section's sweep: on the KJV in 3 minutes, 2 x 128 with 800 updates against 4 x 128 with
+500); on the 60 KB demo corpus a wide model memorised the text within minutes. Three limits decide:
 
 - The budget: the widest rung of LADDER that still makes MIN_UPDATES optimizer updates in the
-  fine-tuning minutes, at the rung's measured seconds per update (batch 8 x n_ctx).
+  fine-tuning minutes, at the rung's seconds per update (finetune's default batch, 4 x n_ctx).
 - The corpus: a rung's non-embedding weights at most PARAMS_PER_TOKEN per training token, so a
   small corpus gets a small model (the best checkpoint and early stop catch the rest).
 - The vocabulary: one id per VOCAB_BYTES bytes of corpus, within VOCAB_RANGE; a rare merge whose
   embedding is seen a handful of times costs softmax width and teaches nothing.
-- The context stays N_CTX: the demo's documents are ~400 tokens, and at these widths a shorter
-  context saves little time per token.
+- The context stays N_CTX: it is the longest text the served model can write, and the demo's
+  documents are ~400 tokens.
 
 How the rule does is measured by `make bench`'s quality section and `python -m bench.training`
 (the README names the runs).
 """
 
-# (n_layer, n_embd, n_head, seconds per update on 2 quiet CPU cores at batch 8 x 256 with a
-# ~2000-id vocabulary), smallest first. Source: bench/training.py's shape sweep, scaled to a quiet
-# machine by the 4 x 256 / 8000-id figure; the bigger rungs by their multiply-adds. Rough: rerun
-# `python -m bench.training --sweep` on a quiet machine.
+# (n_layer, n_embd, n_head, seconds per update at batch 4 x 256 with a 4096-id vocabulary on 2
+# CPU cores of the 2-core AMD EPYC (AVX2) this project is benchmarked on), smallest first. 2 x 64,
+# 2 x 128, 4 x 128 and 4 x 256 are the quality runs' own tokens/s; the others are scaled between
+# them by their multiply-adds. A faster machine makes more updates per minute: rerun
+# `python -m bench.training` there (its sweep) and scale these.
 LADDER = (
-    (2, 64, 2, 0.06),
-    (2, 128, 4, 0.11),
-    (4, 128, 4, 0.15),
-    (6, 128, 4, 0.26),
-    (4, 192, 4, 0.30),
-    (4, 256, 4, 0.45),
-    (6, 384, 6, 1.40),
+    (2, 64, 2, 0.17),
+    (2, 128, 4, 0.22),
+    (4, 128, 4, 0.35),
+    (6, 128, 4, 0.47),
+    (4, 192, 4, 0.50),
+    (4, 256, 4, 0.65),
+    (6, 384, 6, 1.85),
 )
-# Updates a budget must allow: 4 x 256 made ~300 in 3 minutes and wrote mostly newlines; 4 x 128
-# made ~550 and wrote verse-like lines; more updates of a smaller model kept paying off.
+# Updates a budget must allow: in 3 minutes on the KJV, 2 x 128 making ~800 beat 4 x 128 making
+# ~500 by 0.05 nats/char (same recipe otherwise).
 MIN_UPDATES = 800
 PARAMS_PER_TOKEN = 40
 BYTES_PER_TOKEN = 3.5  # English prose in a few-thousand-id byte-level BPE
 VOCAB_BYTES = 64
 # A softmax over 8000 ids cost 4 x 128 about half its speed (1.26 vs 0.69 s an update, loaded);
 # 2048 ids keep the common words whole.
-VOCAB_RANGE = (512, 2048)
+VOCAB_RANGE = (512, 4096)
 N_CTX = 256
 
 

@@ -44,6 +44,7 @@ class Session:
     batch_size: int
     accumulate_gradients: int
     learning_rate: float
+    lr_schedule: str
     sample_every: int
     save_every: int
     val_every: int
@@ -56,6 +57,7 @@ class Session:
         "batch_size",
         "accumulate_gradients",
         "learning_rate",
+        "lr_schedule",
         "sample_every",
         "save_every",
         "val_every",
@@ -160,11 +162,18 @@ def train(session: Session, stop: StopControl) -> TrainingWatch:
         val_tokens=session.val_tokens,
         val_every=session.val_every,
         tracker=session.tracker,
+        peak_rate=session.learning_rate,
+        schedule=session.lr_schedule,
     )
     graph = tf.Graph()
+    with graph.as_default():
+        # Adam takes its rate from this tensor, which the watched session feeds every step.
+        rate = tf.compat.v1.placeholder_with_default(
+            np.float32(session.learning_rate), [], name="learning_rate"
+        )
     with (
         graph.as_default(),
-        WatchedSession(watch, graph=graph) as tf_session,
+        WatchedSession(watch, graph=graph, rate_input=rate) as tf_session,
         samples_capped_at_context(hparams.n_ctx),
         working_directory(session.run_dir),
         contextlib.redirect_stdout(AdviceFilter(sys.stdout)),
@@ -176,7 +185,7 @@ def train(session: Session, stop: StopControl) -> TrainingWatch:
             model_name=session.base_dir.name,
             model_dir=str(session.base_dir.parent),
             batch_size=session.batch_size,
-            learning_rate=session.learning_rate,
+            learning_rate=rate,
             accumulate_gradients=session.accumulate_gradients,
             restore_from="latest",
             run_name=session.run_dir.name,

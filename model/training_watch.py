@@ -20,7 +20,7 @@ import tensorflow as tf
 from gpt_2_simple.src import model as gpt2_model
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from model import best_checkpoint, training_log
+from model import best_checkpoint, lr_schedule, training_log
 from model.token_data import windows
 from model.validation import ValidationTracker
 
@@ -78,6 +78,8 @@ class TrainingWatch:
         val_tokens=None,
         val_every: int = 0,
         tracker: ValidationTracker | None = None,
+        peak_rate: float = 0.0,
+        schedule: str = "constant",
     ):
         self.run_dir, self.hparams, self.stop = run_dir, hparams, stop
         self.step, self.total_steps = first_step - 1, total_steps
@@ -89,6 +91,17 @@ class TrainingWatch:
         self._started = self._last_end = self._last_print = None
         self._seconds_per_step = None
         self.tokens_trained = tokens_before
+        self.peak_rate, self.schedule = peak_rate, schedule
+        self.rate = peak_rate  # of the step about to run
+
+    def next_rate(self) -> float:
+        run_progress = lr_schedule.progress(
+            step=self.step,
+            total_steps=self.total_steps,
+            elapsed_s=self.elapsed_s(),
+            budget_s=self.budget_s,
+        )
+        return lr_schedule.learning_rate(self.peak_rate, self.schedule, run_progress)
 
     def elapsed_s(self) -> float:
         ran = 0.0 if self._started is None else time.monotonic() - self._started
@@ -100,6 +113,7 @@ class TrainingWatch:
             raise KeyboardInterrupt
         if self._started is None:
             self._started = self._last_end = time.monotonic()
+        self.rate = self.next_rate()
 
     def after_step(self, session, loss: float) -> None:
         now = time.monotonic()
@@ -114,6 +128,7 @@ class TrainingWatch:
             "tokens": self.tokens_trained,
             "tokens_per_s": round(self.tokens_per_step / max(seconds, 1e-9), 1),
             "elapsed_s": round(self.elapsed_s(), 3),
+            "learning_rate": float(f"{self.rate:.4g}"),
         }
         self._check_budget()
         # The last step is validated too: its weights may be the best, and export serves the best.
@@ -221,9 +236,11 @@ def session_config():
 
 
 class WatchedSession(tf.compat.v1.Session):
-    def __init__(self, watch: TrainingWatch, *, graph):
+    """Feeds each training step its learning rate (`rate_input`, the optimizer's rate tensor)."""
+
+    def __init__(self, watch: TrainingWatch, *, graph, rate_input):
         super().__init__(graph=graph, config=session_config())
-        self.watch = watch
+        self.watch, self.rate_input = watch, rate_input
 
     def _is_training_step(self, fetches) -> bool:
         if not isinstance(fetches, tuple | list) or len(fetches) < 2:
@@ -235,6 +252,7 @@ class WatchedSession(tf.compat.v1.Session):
         if not self._is_training_step(fetches):
             return super().run(fetches, feed_dict, options, run_metadata)
         self.watch.before_step()
+        feed_dict = {**(feed_dict or {}), self.rate_input: self.watch.rate}
         results = super().run(fetches, feed_dict, options, run_metadata)
         self.watch.after_step(self, results[-2])
         return results

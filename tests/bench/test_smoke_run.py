@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import engines, llama_server, open_loop, soak, traffic, workload
+from bench import engines, llama_server, open_loop, quality_corpora, soak, traffic, workload
 from bench.__main__ import SECTIONS, SMOKE_REQUESTS_PER_RATE
 from bench.models import REPO_ROOT
 from model.native_logs import is_noise
@@ -149,6 +149,23 @@ def test_every_target_is_judged(smoke_run):
             continue  # a smoke run uses llama-server only once a full run has built it
         assert target["passed"] in (True, False), target
         assert target["measured"] != "not measured"
+
+
+def test_quality_trains_and_scores_on_both_corpora(smoke_run):
+    _, result = smoke_run
+    figures = result["sections"]["quality"]["result"]
+    assert list(figures["corpora"]) == list(quality_corpora.CORPORA)
+    for name, corpus in figures["corpora"].items():
+        default = corpus["cases"]["default"]
+        assert list(corpus["cases"]) == ["default"], name
+        assert default["val_chars"] == corpus["val_chars"] > 1000
+        assert 0 < default["val_tokens"] < default["val_chars"]
+        # A few seconds of training leaves the model near random: far from 0, under ln(512).
+        assert 0.5 < default["nats_per_char"] < 6.3
+        assert default["steps"] >= 1 and default["stop_reason"] == "time budget"
+        assert default["finetune"]["lr_schedule"] == "cosine"
+        assert default["samples_judged"] == 8 and len(default["samples"]) == 3
+        assert 0 <= default["blank_run_share"] <= 1
 
 
 def check_rate(row, requests):

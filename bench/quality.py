@@ -8,8 +8,8 @@ the corpus's whole validation text:
   loss per token it compares models with different vocabularies (a bigger BPE has fewer, harder
   tokens), so it is the headline number; perplexity (per token) is given beside it.
 - steps made and tokens/s: a fixed time budget on a shared host buys a varying number of steps.
-- for `default` and `previous`: SAMPLES seeded samples with the API's default settings (`model
-  sample`), and the share of them with three or more empty lines in a row.
+- for `default` and `previous`: 24 seeded samples (8 per seed) with the API's default settings
+  (`model sample`), and the share of them with three or more empty lines in a row.
 Cases (init flags, finetune flags): `default` (init's sizing rule and finetune's defaults, what
 `make demo` does); `previous` (the recipe before this sweep: 4×128, 2048 ids);
 `fixed` (the older fixed default: 4×256, 8000 ids; both at batch 8 and a constant 1e-3); then
@@ -17,7 +17,7 @@ the sweep, each case the default with one choice changed: vocabulary, schedule, 
 Targets: default at least 0.05 nats/char better than `previous` and 0.10 better than `fixed` on
 both corpora; at most 5 % of default samples with three empty lines in a row.
 The smoke run (part of `make test`) checks the section works: small slices of both corpora,
-seconds of training, the default case only, one sample each.
+seconds of training, the default case only, the samples of one seed.
 
 `python -m bench.quality [--smoke] [--minutes M] [--corpus NAME] [--case NAME]` prints JSON.
 """

@@ -3,8 +3,8 @@ the fine-tuning budget (pure functions; `bench/quality.py` and `bench/training.p
 
 Why a rule instead of one fixed shape: on a 2-core CPU a few minutes buy a few hundred optimizer
 updates, and at that count more updates of a smaller model beat fewer of a bigger one (the
-quality section's sweep: on the KJV in 3 minutes, 2 x 128 with 800 updates against 4 x 128 with
-500); on the 60 KB demo corpus a wide model memorised the text within minutes. Three limits decide:
+quality section's sweep, on both of its corpora); on the 60 KB demo corpus a wide model memorised
+the text within minutes. Three limits decide:
 
 - The budget: the widest rung of LADDER that still makes MIN_UPDATES optimizer updates in the
   fine-tuning minutes, at the rung's seconds per update (finetune's default batch, 4 x n_ctx).
@@ -19,9 +19,9 @@ How the rule does is measured by `make bench`'s quality section and `python -m b
 (the README names the runs).
 """
 
-# (n_layer, n_embd, n_head, seconds per update at batch 4 x 256 with a 4096-id vocabulary on 2
-# CPU cores of the 2-core AMD EPYC (AVX2) this project is benchmarked on), smallest first. 2 x 64,
-# 2 x 128, 4 x 128 and 4 x 256 are the quality runs' own tokens/s; the others are scaled between
+# (n_layer, n_embd, n_head, seconds per update at batch 4 x 256 with a 4096-id vocabulary on the
+# 2-core AVX2 machine the README's benchmarks ran on), smallest first: 2 x 128 and 4 x 128 from the
+# quality section's tokens/s, 2 x 64 and 4 x 256 from its trial runs, the others scaled between
 # them by their multiply-adds. A faster machine makes more updates per minute: rerun
 # `python -m bench.training` there (its sweep) and scale these.
 LADDER = (
@@ -33,14 +33,13 @@ LADDER = (
     (4, 256, 4, 0.65),
     (6, 384, 6, 1.85),
 )
-# Updates a budget must allow: in 3 minutes on the KJV, 2 x 128 making ~800 beat 4 x 128 making
-# ~500 by 0.05 nats/char (same recipe otherwise).
+# Updates a budget must allow: in 3 minutes, 2 x 128 making ~800 beat 4 x 128 making ~540 on
+# both quality corpora (same recipe otherwise).
 MIN_UPDATES = 800
 PARAMS_PER_TOKEN = 40
 BYTES_PER_TOKEN = 3.5  # English prose in a few-thousand-id byte-level BPE
 VOCAB_BYTES = 64
-# A softmax over 8000 ids cost 4 x 128 about half its speed (1.26 vs 0.69 s an update, loaded);
-# 2048 ids keep the common words whole.
+# 4096 ids beat 2048 on both quality corpora though they make a quarter fewer updates.
 VOCAB_RANGE = (512, 4096)
 N_CTX = 256
 

@@ -49,18 +49,21 @@ def write_corpus(path: Path, *, sentences: int, seed: int = 0) -> None:
     path.write_text("\n".join(lines) + "\n<|endoftext|>\n", encoding="utf-8")
 
 
-def python_module(data_dir: Path, module: str, *args: str) -> None:
-    """`python -m MODULE ARGS` in data_dir (GHOST_DATA_DIR); RuntimeError with its stderr."""
+def python_module(data_dir: Path, module: str, *args: str) -> str:
+    """`python -m MODULE ARGS` in data_dir (GHOST_DATA_DIR): its stdout; RuntimeError with its
+    stderr."""
     env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [sys.executable, "-m", module, *args]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"python -m {module} {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return result.stdout
 
 
-def model_cli(data_dir: Path, *args: str) -> None:
-    """`python -m model ARGS` with GHOST_DATA_DIR=data_dir; RuntimeError (its stderr) on failure."""
-    python_module(data_dir, "model", *args)
+def model_cli(data_dir: Path, *args: str) -> str:
+    """`python -m model ARGS` with GHOST_DATA_DIR=data_dir: its stdout; RuntimeError (its stderr)
+    on failure."""
+    return python_module(data_dir, "model", *args)
 
 
 def ensure_model(data_dir: Path, *, smoke: bool) -> BenchModel:

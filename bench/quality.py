@@ -25,9 +25,7 @@ seconds of training, the default case only, the samples of one seed.
 import argparse
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.markdown import table, target
-from bench.models import REPO_ROOT, model_cli
+from bench.models import model_cli
 from bench.quality_corpora import CORPORA
 from contracts import HPARAMS
+from model.sample import SEPARATOR
 
 MINUTES = 3.0
 SMOKE_MINUTES = 0.05
@@ -92,12 +91,8 @@ def samples(data_dir: Path, run: str, prefix: str, seeds) -> list[str]:
     texts = []
     for seed in seeds:
         flags = ["--prefix", prefix, "--nsamples", "8", "--seed", str(seed)]
-        command = [sys.executable, "-m", "model", "sample", "--run", run, *flags]
-        env = {**os.environ, "GHOST_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-        if result.returncode:
-            raise RuntimeError(f"model sample failed:\n{result.stderr[-2000:]}")
-        texts += [text.split("\n", 1)[1] for text in result.stdout.split("=" * 40)[1:]]
+        printed = model_cli(data_dir, "sample", "--run", run, *flags)
+        texts += [text.split("\n", 1)[1] for text in printed.split(SEPARATOR)[1:]]
     return texts
 
 

@@ -15,12 +15,14 @@ installs both packages. The smoke versions are a few dozen kilobytes of each.
 import re
 import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts import EOS_TOKEN
 from corpus import profiles
+from corpus.cleaning import Cleaner
 
-EOS = "<|endoftext|>"
 KJV_SPEC = "Gen1:1-2Sa24:25"
 KJV_SMOKE_SPEC = "Gen1:1-Gen12:20"
 VERSE = re.compile(r"^\s+\d+ ")
@@ -68,16 +70,17 @@ def chapters(printed: str) -> list[str]:
 
 
 def joined(documents: list[str]) -> str:
-    return "".join(document + f"\n{EOS}\n" for document in documents)
+    return "".join(document + f"\n{EOS_TOKEN}\n" for document in documents)
 
 
 def split_at_90_percent(documents: list[str]) -> tuple[str, str]:
     """(train.txt, val.txt): the first 90 % of the characters, cut at the next document end."""
-    total, seen = sum(len(joined([d])) for d in documents), 0
-    for index, document in enumerate(documents):
-        seen += len(joined([document]))
+    pieces = [joined([document]) for document in documents]
+    total, seen = sum(map(len, pieces)), 0
+    for index, piece in enumerate(pieces):
+        seen += len(piece)
         if seen >= 0.9 * total:
-            return joined(documents[: index + 1]), joined(documents[index + 1 :])
+            return "".join(pieces[: index + 1]), "".join(pieces[index + 1 :])
     raise AssertionError("the last document ends past 90 %")
 
 
@@ -95,19 +98,15 @@ def fortune_files(smoke: bool) -> list[Path]:
     return sorted(p for p in FORTUNES_DIR.iterdir() if p.is_file() and not p.suffix)
 
 
-def tidy(text: str) -> str:
-    """What `corpus prepare --profile plain` makes of one document."""
-    for rule in profiles.select_rules("plain"):
-        text = rule.apply(text)
-    return text.strip()
-
-
 def fortunes(*, smoke: bool) -> Corpus:
+    # What `corpus prepare --profile plain` makes of each fortune.
+    cleaner, changes = Cleaner(profiles.select_rules("plain")), Counter()
     documents = []
     for path in fortune_files(smoke):
         # The files separate fortunes with a line holding only "%".
         pieces = re.split(r"^%\n", path.read_text(encoding="utf-8", errors="replace"), flags=re.M)
-        documents += [text for text in map(tidy, pieces) if text]
+        cleaned = ("".join(cleaner.clean([piece], changes)) for piece in pieces)
+        documents += [text for text in cleaned if text]
     # Some fortunes are in more than one file: each is kept once, so none is in both halves.
     documents = list(dict.fromkeys(documents))
     train = [d for i, d in enumerate(documents) if i % VAL_EVERY != VAL_EVERY - 1]

@@ -3,7 +3,7 @@
 import pytest
 
 from bench import quality, quality_corpora
-from bench.quality_corpora import EOS
+from contracts import EOS_TOKEN as EOS
 
 
 @pytest.fixture(scope="module")

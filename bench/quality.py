@@ -13,7 +13,8 @@ the corpus's whole validation text:
 Cases (init flags, finetune flags): `default` (init's sizing rule and finetune's defaults, what
 `make demo` does); `previous` (the recipe before this sweep: 4×128, 2048 ids);
 `fixed` (the older fixed default: 4×256, 8000 ids; both at batch 8 and a constant 1e-3); then
-the sweep, each case the default with one choice changed: vocabulary, schedule, depth.
+the sweep, each case the default with one choice changed: vocabulary, depth, peak rate,
+schedule, batch × context.
 Targets: default at least 0.05 nats/char better than `previous` and 0.10 better than `fixed` on
 both corpora; at most 5 % of default samples with three empty lines in a row.
 The smoke run (part of `make test`) checks the section works: small slices of both corpora,
@@ -56,9 +57,16 @@ CASES = {
         ("--n-layer", "4", "--n-embd", "256", "--n-head", "4", "--vocab-size", "8000"),
         EARLIER,
     ),
+    "1024 ids": (("--vocab-size", "1024"), ()),
     "2048 ids": (("--vocab-size", "2048"), ()),
-    "constant rate": ((), CONSTANT),
+    "8192 ids": (("--vocab-size", "8192"), ()),
     "4 layers": (("--n-layer", "4"), ()),
+    "peak rate 1e-3": ((), ("--learning-rate", "1e-3")),
+    "peak rate 4e-3": ((), ("--learning-rate", "4e-3")),
+    "constant rate": ((), CONSTANT),
+    "8 × 256 tokens": ((), ("--batch-size", "8")),
+    # The same tokens per update as the default's 4 × 256, in shorter windows.
+    "8 × 128 tokens": (("--n-ctx", "128"), ("--batch-size", "8")),
 }
 SAMPLED = ("default", "previous")
 SAMPLE_SEEDS = (0, 1, 2)  # × 8 samples each: the API's most per request

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts import EOS_TOKEN
+from contracts import DOCUMENT_DELIMITER, training_text
 from corpus import profiles
 from corpus.cleaning import Cleaner
 
@@ -69,13 +69,9 @@ def chapters(printed: str) -> list[str]:
     return documents
 
 
-def joined(documents: list[str]) -> str:
-    return "".join(document + f"\n{EOS_TOKEN}\n" for document in documents)
-
-
 def split_at_90_percent(documents: list[str]) -> tuple[str, str]:
     """(train.txt, val.txt): the first 90 % of the characters, cut at the next document end."""
-    pieces = [joined([document]) for document in documents]
+    pieces = [document + DOCUMENT_DELIMITER for document in documents]
     total, seen = sum(map(len, pieces)), 0
     for index, piece in enumerate(pieces):
         seen += len(piece)
@@ -112,7 +108,9 @@ def fortunes(*, smoke: bool) -> Corpus:
     train = [d for i, d in enumerate(documents) if i % VAL_EVERY != VAL_EVERY - 1]
     val = [d for i, d in enumerate(documents) if i % VAL_EVERY == VAL_EVERY - 1]
     files = ", ".join(FORTUNES_SMOKE_FILES) if smoke else "all files"
-    return Corpus("fortunes", f"fortunes ({files})", joined(train), joined(val), "The")
+    return Corpus(
+        "fortunes", f"fortunes ({files})", training_text(train), training_text(val), "The"
+    )
 
 
 CORPORA = {"kjv": kjv, "fortunes": fortunes}

@@ -3,7 +3,7 @@
 import pytest
 
 from bench import quality, quality_corpora
-from contracts import EOS_TOKEN as EOS
+from contracts import DOCUMENT_DELIMITER
 
 
 @pytest.fixture(scope="module")
@@ -12,7 +12,8 @@ def fortunes():
 
 
 def test_fortunes_split_by_document_covers_every_file(fortunes):
-    train, val = fortunes.train.split(f"\n{EOS}\n")[:-1], fortunes.val.split(f"\n{EOS}\n")[:-1]
+    train = fortunes.train.split(DOCUMENT_DELIMITER)[:-1]
+    val = fortunes.val.split(DOCUMENT_DELIMITER)[:-1]
     assert 2_000_000 < len(fortunes.train) + len(fortunes.val) < 3_200_000
     # One document in ten validates: the split is by whole fortunes, none in both halves.
     assert len(val) == pytest.approx(len(train) / 9, rel=0.01)

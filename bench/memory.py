@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -19,25 +20,31 @@ def tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def group_memory(pids: list[int]) -> tuple[float, float]:
-    """(RSS, PSS) in MB summed over the trees of pids. RSS counts shared pages once per
-    process (an upper bound); PSS splits them between the processes sharing them."""
-    rss = pss = 0
+def group_memory(pids: list[int], *, pss: bool = True) -> tuple[float, float | None]:
+    """(RSS, PSS) in MB summed over the trees of pids; PSS None unless asked for. RSS counts
+    shared pages once per process (an upper bound); PSS splits them between the processes
+    sharing them, but reading it walks each process's page tables."""
+    rss = pss_bytes = 0
     for pid in pids:
         for process in tree(pid):
             try:
-                info = process.memory_full_info()
+                info = process.memory_full_info() if pss else process.memory_info()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             rss += info.rss
-            pss += getattr(info, "pss", info.rss)
-    return rss / MB, pss / MB
+            pss_bytes += getattr(info, "pss", info.rss)
+    return rss / MB, pss_bytes / MB if pss else None
 
 
 class PeakMemory:
-    """Samples named process groups every `interval_s` while in a `with` block; `.peaks()`
-    gives each group's highest RSS and PSS, and the highest sum of the groups named in `total`
-    (all by default; name fewer when one group is part of another)."""
+    """Samples named process groups while in a `with` block: RSS every `interval_s`, PSS every
+    `pss_interval_s` and at both ends. `.peaks()` gives each group's highest RSS and PSS, and
+    the highest sums of the groups named in `total` (all by default; name fewer when one group
+    is part of another).
+
+    PSS is sampled less often because reading it is not cheap: the kernel walks the page tables
+    of the whole address space (the ONNX worker maps its KV cache whole), and at every RSS sample
+    that kernel time came out of the cores of the server being measured."""
 
     def __init__(
         self,
@@ -45,36 +52,45 @@ class PeakMemory:
         *,
         total: tuple[str, ...] | None = None,
         interval_s: float = 0.25,
+        pss_interval_s: float = 2.0,
     ):
         self.groups = groups
         self.total = tuple(groups) if total is None else total
         self.interval_s = interval_s
+        self.pss_interval_s = pss_interval_s
         self.peak = {name: [0.0, 0.0] for name in [*groups, "total"]}
+        self._pss_at = float("-inf")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
 
-    def sample(self) -> None:
+    def sample(self, *, pss: bool | None = None) -> None:
+        """One sample of every group; PSS too when pss_interval_s has passed (or `pss` says)."""
+        if pss is None:
+            pss = time.monotonic() - self._pss_at >= self.pss_interval_s
+        if pss:
+            self._pss_at = time.monotonic()
         total = [0.0, 0.0]
         for name, pids in self.groups.items():
-            rss, pss = group_memory(pids)
+            rss, group_pss = group_memory(pids, pss=pss)
+            measured = [rss, group_pss or 0.0]
             if name in self.total:
-                total = [total[0] + rss, total[1] + pss]
-            self.peak[name] = [max(self.peak[name][0], rss), max(self.peak[name][1], pss)]
-        self.peak["total"] = [max(a, b) for a, b in zip(self.peak["total"], total, strict=True)]
+                total = [t + m for t, m in zip(total, measured, strict=True)]
+            self.peak[name] = [max(p, m) for p, m in zip(self.peak[name], measured, strict=True)]
+        self.peak["total"] = [max(p, t) for p, t in zip(self.peak["total"], total, strict=True)]
 
     def _sample_until_stopped(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.sample()
 
     def __enter__(self) -> "PeakMemory":
-        self.sample()
+        self.sample(pss=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.sample()
+        self.sample(pss=True)
 
     def peaks(self) -> dict:
         return {

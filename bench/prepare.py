@@ -77,7 +77,7 @@ def _run_prepare(corpus: Path, out: Path, log: Path) -> dict:
         started = time.perf_counter()
         process = launch_measured(command, report, cwd=REPO_ROOT, stdout=output, stderr=output)
         # The tree is the small launcher's: its few MB are counted too.
-        with PeakMemory({"prepare": [process.pid]}, interval_s=0.05) as memory:
+        with PeakMemory({"prepare": [process.pid]}, interval_s=0.05, pss_interval_s=0.05) as memory:
             process.wait()
         seconds = time.perf_counter() - started
     tree = memory.peaks()["prepare"]

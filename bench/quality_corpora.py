@@ -71,12 +71,12 @@ def chapters(printed: str) -> list[str]:
 
 def split_at_90_percent(documents: list[str]) -> tuple[str, str]:
     """(train.txt, val.txt): the first 90 % of the characters, cut at the next document end."""
-    pieces = [document + DOCUMENT_DELIMITER for document in documents]
-    total, seen = sum(map(len, pieces)), 0
-    for index, piece in enumerate(pieces):
-        seen += len(piece)
+    sizes = [len(document) + len(DOCUMENT_DELIMITER) for document in documents]
+    total, seen = sum(sizes), 0
+    for index, size in enumerate(sizes):
+        seen += size
         if seen >= 0.9 * total:
-            return "".join(pieces[: index + 1]), "".join(pieces[index + 1 :])
+            return training_text(documents[: index + 1]), training_text(documents[index + 1 :])
     raise AssertionError("the last document ends past 90 %")
 
 

@@ -5,8 +5,7 @@ and a parse in the client, all while the engine computes; on a small machine tha
 out of the engine's. 32 streams sent token by token are ~750 chunks/s. So the streams open at
 once share a budget of chunks per second: alone, a stream sends every
 `min_interval_s` (50 ms: a reader cannot tell that from single tokens); as one of 32, every
-320 ms, a few tokens at a time (each of 32 batch mates gets ~10 tokens a second). Ends are never
-held back (see `serving.generation`).
+320 ms, a few tokens at a time. Ends are never held back (see `serving.generation`).
 """
 
 import threading
